@@ -1,0 +1,16 @@
+"""The ``maestro`` command: research tools for quants at a terminal."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="maestro",
+    help="Maestro: crypto market data, backtests and walk-forward studies.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Each command module registers its commands on ``app`` when imported.
+from maestro_pipeline.cli import data as _data  # noqa: E402,F401
+from maestro_pipeline.cli import pipeline as _pipeline  # noqa: E402,F401

@@ -1,0 +1,75 @@
+"""Resources: where bars come from, the Parquet lake, the DuckDB warehouse.
+
+Defaults come from ``MAESTRO_*`` environment variables (see ``maestro_pipeline.settings``); each
+field can also be set per run in the Dagster launchpad.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from maestro_pipeline.settings import Settings, load_settings
+from maestro_pipeline.sources import BarSource
+from maestro_pipeline.sources.exchange import CcxtSource
+from maestro_pipeline.sources.sample import SampleSource
+from maestro_pipeline.storage.lake import Lake
+
+
+class MarketDataResource(dg.ConfigurableResource):
+    """The bar source and how its bars are cleaned and resampled."""
+
+    source: str = Field(description="'sample' (bundled real data, offline) or 'ccxt'")
+    exchange: str = Field(default="binance", description="ccxt exchange id")
+    exchange_url: str | None = Field(
+        default=None, description="override of the exchange's public REST API base URL"
+    )
+    base_timeframe: str = Field(default="30m", description="timeframe downloaded from the source")
+    timeframes: list[str] = Field(description="timeframes written to the lake")
+    page_limit: int = Field(default=1000, description="bars per exchange request")
+    retry_base_seconds: float = Field(default=1.0, description="first backoff delay on errors")
+    max_gap_ratio: float = Field(default=0.05, description="gap-ratio check threshold")
+
+    @property
+    def lake_exchange(self) -> str:
+        return "sample" if self.source == "sample" else self.exchange
+
+    def client(self) -> BarSource:
+        if self.source == "sample":
+            return SampleSource()
+        if self.source == "ccxt":
+            return CcxtSource(
+                self.exchange,
+                base_url=self.exchange_url,
+                page_limit=self.page_limit,
+                retry_base_seconds=self.retry_base_seconds,
+            )
+        raise ValueError(f"unknown source {self.source!r}: use 'sample' or 'ccxt'")
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The Parquet lake under ``{data_dir}/lake``."""
+
+    data_dir: str = Field(description="root of Maestro's data (lake, warehouse, studies)")
+
+    @property
+    def lake(self) -> Lake:
+        return Lake.under(self.data_dir)
+
+
+def build_resources(settings: Settings | None = None) -> dict[str, object]:
+    """The resource set for a deployment, from settings (the environment by default)."""
+    settings = settings or load_settings()
+    return {
+        "market_data": MarketDataResource(
+            source=settings.source,
+            exchange=settings.exchange,
+            exchange_url=settings.exchange_url,
+            base_timeframe=settings.base_timeframe,
+            timeframes=list(settings.all_timeframes),
+            max_gap_ratio=settings.max_gap_ratio,
+        ),
+        "lake": LakeResource(data_dir=str(settings.data_dir)),
+        "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
+    }

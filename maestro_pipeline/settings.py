@@ -1,0 +1,100 @@
+"""Deployment settings read from ``MAESTRO_*`` environment variables, with local defaults.
+
+Dagster resources take their defaults from here, so the Dagster UI, the CLI and the API
+agree on where data lives without repeating configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from maestro_pipeline.engine.bars import DAY_MS, timeframe_ms
+from maestro_pipeline.storage.lake import Lake
+
+SAMPLE_SYMBOLS = ("BTC/USD", "ETH/USD")
+SAMPLE_START = date(2017, 10, 1)
+SAMPLE_END = date(2019, 10, 1)
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data comes from and where it goes."""
+
+    source: str = "sample"
+    exchange: str = "binance"
+    exchange_url: str | None = None
+    symbols: tuple[str, ...] = SAMPLE_SYMBOLS
+    base_timeframe: str = "30m"
+    timeframes: tuple[str, ...] = ("30m", "1h", "4h", "1d")
+    start: date = SAMPLE_START
+    end: date | None = SAMPLE_END
+    data_dir: Path = field(default_factory=lambda: Path("data").resolve())
+    warehouse: str = "duckdb"
+    duckdb_path: Path | None = None
+    max_gap_ratio: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.source not in ("sample", "ccxt"):
+            raise ValueError(f"MAESTRO_SOURCE must be 'sample' or 'ccxt', not {self.source!r}")
+        if not self.symbols:
+            raise ValueError("MAESTRO_SYMBOLS names no symbol")
+        base = timeframe_ms(self.base_timeframe)
+        for tf in self.timeframes:
+            step = timeframe_ms(tf)
+            # Each month is resampled on its own, so every bar must fit the daily grid.
+            if step < base or step % base or (DAY_MS % step if step <= DAY_MS else True):
+                raise ValueError(
+                    f"MAESTRO_TIMEFRAMES entry {tf!r} must be a multiple of the base timeframe "
+                    f"{self.base_timeframe!r} that divides one day"
+                )
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"MAESTRO_END {self.end} must be after MAESTRO_START {self.start}")
+
+    @property
+    def lake_exchange(self) -> str:
+        """The ``exchange=`` folder of the lake: the sample keeps apart from live downloads."""
+        return "sample" if self.source == "sample" else self.exchange
+
+    @property
+    def lake(self) -> Lake:
+        return Lake.under(self.data_dir)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.duckdb_path or self.data_dir / "warehouse.duckdb"
+
+    @property
+    def all_timeframes(self) -> tuple[str, ...]:
+        ordered = [self.base_timeframe, *self.timeframes]
+        return tuple(sorted(set(ordered), key=timeframe_ms))
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Settings from the environment; unset variables keep the bundled-sample defaults."""
+    env = dict(os.environ if env is None else env)
+    source = env.get("MAESTRO_SOURCE", "sample")
+    default_symbols = ",".join(SAMPLE_SYMBOLS) if source == "sample" else "BTC/USDT,ETH/USDT"
+    default_end = SAMPLE_END.isoformat() if source == "sample" else ""
+    end = env.get("MAESTRO_END", default_end)
+    duckdb_path = env.get("MAESTRO_DUCKDB_PATH")
+    return Settings(
+        source=source,
+        exchange=env.get("MAESTRO_EXCHANGE", "binance"),
+        exchange_url=env.get("MAESTRO_EXCHANGE_URL") or None,
+        symbols=_split(env.get("MAESTRO_SYMBOLS", default_symbols)),
+        base_timeframe=env.get("MAESTRO_BASE_TIMEFRAME", "30m"),
+        timeframes=_split(env.get("MAESTRO_TIMEFRAMES", "30m,1h,4h,1d")),
+        start=date.fromisoformat(env.get("MAESTRO_START", SAMPLE_START.isoformat())),
+        end=date.fromisoformat(end) if end else None,
+        data_dir=Path(env.get("MAESTRO_DATA_DIR", "data")).resolve(),
+        warehouse=env.get("MAESTRO_WAREHOUSE", "duckdb"),
+        duckdb_path=Path(duckdb_path).resolve() if duckdb_path else None,
+        max_gap_ratio=float(env.get("MAESTRO_MAX_GAP_RATIO", "0.05")),
+    )

@@ -1,0 +1,1 @@
+"""Where bars and results are kept: the Parquet lake and the warehouses."""

@@ -1,0 +1,191 @@
+"""The Parquet lake: one file per (dataset, exchange, symbol, timeframe, month).
+
+Layout (hive-style folders, readable by DuckDB, polars, Spark alike)::
+
+    {root}/{dataset}/exchange={exchange}/symbol={BTC-USD}/timeframe={1h}/{2019-01}.parquet
+
+Every write goes to a temporary file in the target folder and is renamed into place, so a
+reader sees the old file or the new one, never half of one, and a failed write loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from maestro_pipeline.engine.bars import BAR_SCHEMA, timeframe_ms
+
+_SYMBOL_RE = re.compile(r"^[A-Za-z0-9]{1,20}/[A-Za-z0-9]{1,20}(:[A-Za-z0-9]{1,20})?$")
+_SLUG_RE = re.compile(r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}(_[A-Za-z0-9]{1,20})?$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
+_MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
+
+
+class UnknownSymbolError(ValueError):
+    """A symbol that is malformed or has no bars in the lake."""
+
+
+def symbol_slug(symbol: str) -> str:
+    """'BTC/USDT' -> 'BTC-USDT', 'BTC/USDT:USDT' -> 'BTC-USDT_USDT'; rejects anything else."""
+    if _SLUG_RE.match(symbol):
+        return symbol
+    if not _SYMBOL_RE.match(symbol):
+        raise UnknownSymbolError(
+            f"invalid symbol {symbol!r}: expected BASE/QUOTE such as 'BTC/USDT' "
+            "(letters and digits)"
+        )
+    return symbol.replace("/", "-").replace(":", "_")
+
+
+def slug_symbol(slug: str) -> str:
+    """Inverse of :func:`symbol_slug`."""
+    return slug.replace("-", "/", 1).replace("_", ":", 1)
+
+
+def _checked_name(kind: str, value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError(f"invalid {kind} {value!r}")
+    return value
+
+
+def month_key(value: date | datetime | str) -> str:
+    """'2019-01' for a date, a datetime or a Dagster monthly partition key ('2019-01-01')."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10] if len(value) > 7 else value + "-01")
+    return f"{value.year:04d}-{value.month:02d}"
+
+
+def month_bounds_ms(month: str) -> tuple[int, int]:
+    """[start, end) of a 'YYYY-MM' month in epoch milliseconds, UTC."""
+    year, mon = (int(p) for p in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=UTC)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` via a temp file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            frame.write_parquet(handle, compression="zstd", statistics=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Lake:
+    """Paths, atomic writes and fast reads over the Parquet lake rooted at ``root``."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def under(cls, data_dir: Path | str) -> Lake:
+        """The lake of a Maestro data directory."""
+        return cls(Path(data_dir) / "lake")
+
+    def series_dir(self, dataset: str, exchange: str, symbol: str, timeframe: str) -> Path:
+        timeframe_ms(timeframe)
+        return (
+            self.root
+            / _checked_name("dataset", dataset)
+            / f"exchange={_checked_name('exchange', exchange)}"
+            / f"symbol={symbol_slug(symbol)}"
+            / f"timeframe={timeframe}"
+        )
+
+    def month_path(
+        self, dataset: str, exchange: str, symbol: str, timeframe: str, month: str
+    ) -> Path:
+        if not _MONTH_RE.match(month):
+            raise ValueError(f"invalid month {month!r}: expected YYYY-MM")
+        return self.series_dir(dataset, exchange, symbol, timeframe) / f"{month}.parquet"
+
+    def write_month(
+        self,
+        dataset: str,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        month: str,
+        frame: pl.DataFrame,
+    ) -> Path:
+        path = self.month_path(dataset, exchange, symbol, timeframe, month)
+        atomic_write_parquet(frame, path)
+        return path
+
+    def read_month(
+        self, dataset: str, exchange: str, symbol: str, timeframe: str, month: str
+    ) -> pl.DataFrame:
+        path = self.month_path(dataset, exchange, symbol, timeframe, month)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no {dataset} for {symbol} {timeframe} in {month} at {path}: materialize it first"
+            )
+        return pl.read_parquet(path)
+
+    def month_files(
+        self,
+        dataset: str,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Path]:
+        folder = self.series_dir(dataset, exchange, symbol, timeframe)
+        if not folder.is_dir():
+            return []
+        first = month_key(start) if start else "0000-00"
+        last = month_key(end) if end else "9999-99"
+        return sorted(p for p in folder.glob("*.parquet") if first <= p.stem <= last)
+
+    def read_bars(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        dataset: str = "bars",
+    ) -> pl.DataFrame:
+        """Clean bars of one series in [start, end), sorted by time (empty frame if none)."""
+        files = self.month_files(dataset, exchange, symbol, timeframe, start, end)
+        if not files:
+            if not self.series_dir(dataset, exchange, symbol, timeframe).is_dir():
+                raise UnknownSymbolError(
+                    f"no {timeframe} bars for {symbol!r} on {exchange!r} in the lake "
+                    f"({self.root}); known symbols: {', '.join(self.symbols(exchange)) or 'none'}"
+                )
+            return pl.DataFrame(schema=BAR_SCHEMA)
+        frame = pl.read_parquet(files) if len(files) > 1 else pl.read_parquet(files[0])
+        if start is not None:
+            frame = frame.filter(pl.col("timestamp") >= _utc(start))
+        if end is not None:
+            frame = frame.filter(pl.col("timestamp") < _utc(end))
+        return frame
+
+    def symbols(self, exchange: str, dataset: str = "bars") -> list[str]:
+        folder = self.root / dataset / f"exchange={_checked_name('exchange', exchange)}"
+        if not folder.is_dir():
+            return []
+        return sorted(slug_symbol(p.name.split("=", 1)[1]) for p in folder.glob("symbol=*"))
+
+    def timeframes(self, exchange: str, symbol: str, dataset: str = "bars") -> list[str]:
+        folder = self.series_dir(dataset, exchange, symbol, "1d").parent
+        found = [p.name.split("=", 1)[1] for p in folder.glob("timeframe=*")]
+        return sorted(found, key=timeframe_ms)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,124 @@
+"""The ``ohlcv`` time-series table in DuckDB, the embedded default warehouse.
+
+One table holds every exchange, symbol and timeframe. A month of one symbol is replaced in one
+transaction (delete its rows, insert the new ones), so re-running a partition never duplicates
+rows and a failure leaves the previous rows in place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+
+from maestro_pipeline.storage.lake import month_bounds_ms
+
+OHLCV_TABLE = "ohlcv"
+
+CREATE_OHLCV = f"""
+CREATE TABLE IF NOT EXISTS {OHLCV_TABLE} (
+    exchange  VARCHAR     NOT NULL,
+    symbol    VARCHAR     NOT NULL,
+    timeframe VARCHAR     NOT NULL,
+    timestamp TIMESTAMPTZ NOT NULL,
+    open      DOUBLE      NOT NULL,
+    high      DOUBLE      NOT NULL,
+    low       DOUBLE      NOT NULL,
+    close     DOUBLE      NOT NULL,
+    volume    DOUBLE      NOT NULL,
+    PRIMARY KEY (exchange, symbol, timeframe, timestamp)
+)
+"""
+
+
+def _month_range(month: str) -> tuple[datetime, datetime]:
+    start_ms, end_ms = month_bounds_ms(month)
+    return (
+        datetime.fromtimestamp(start_ms / 1000, UTC),
+        datetime.fromtimestamp(end_ms / 1000, UTC),
+    )
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute(CREATE_OHLCV)
+
+
+def replace_month(
+    conn: duckdb.DuckDBPyConnection,
+    exchange: str,
+    symbol: str,
+    month: str,
+    bars_by_timeframe: dict[str, pl.DataFrame],
+) -> int:
+    """Replace one symbol-month (all timeframes) by ``bars_by_timeframe``; returns rows written."""
+    ensure_schema(conn)
+    start, end = _month_range(month)
+    frames = [
+        frame.select(
+            pl.lit(exchange).alias("exchange"),
+            pl.lit(symbol).alias("symbol"),
+            pl.lit(timeframe).alias("timeframe"),
+            "timestamp",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+        )
+        for timeframe, frame in bars_by_timeframe.items()
+    ]
+    incoming = pl.concat(frames) if frames else None
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(
+            f"DELETE FROM {OHLCV_TABLE} WHERE exchange = ? AND symbol = ? "
+            "AND timestamp >= ? AND timestamp < ?",
+            [exchange, symbol, start, end],
+        )
+        if incoming is not None and incoming.height:
+            conn.register("incoming_bars", incoming.to_arrow())
+            conn.execute(f"INSERT INTO {OHLCV_TABLE} SELECT * FROM incoming_bars")
+            conn.unregister("incoming_bars")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return 0 if incoming is None else incoming.height
+
+
+def month_row_counts(
+    conn: duckdb.DuckDBPyConnection, exchange: str, symbol: str, month: str
+) -> dict[str, int]:
+    """Rows per timeframe stored for one symbol-month."""
+    ensure_schema(conn)
+    start, end = _month_range(month)
+    rows = conn.execute(
+        f"SELECT timeframe, count(*) FROM {OHLCV_TABLE} WHERE exchange = ? AND symbol = ? "
+        "AND timestamp >= ? AND timestamp < ? GROUP BY timeframe",
+        [exchange, symbol, start, end],
+    ).fetchall()
+    return {timeframe: int(count) for timeframe, count in rows}
+
+
+def read_bars(
+    conn: duckdb.DuckDBPyConnection,
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.DataFrame:
+    """Bars of one series in [start, end), sorted by time (works on read-only connections)."""
+    lower = start or datetime(1970, 1, 1, tzinfo=UTC)
+    upper = end or datetime(9999, 1, 1, tzinfo=UTC)
+    frame = conn.sql(
+        f"SELECT timestamp, open, high, low, close, volume FROM {OHLCV_TABLE} "
+        "WHERE exchange = ? AND symbol = ? AND timeframe = ? AND timestamp >= ? AND timestamp < ? "
+        "ORDER BY timestamp",
+        params=[exchange, symbol, timeframe, lower, upper],
+    ).pl()
+    return frame.with_columns(
+        pl.col("timestamp").dt.convert_time_zone("UTC").dt.cast_time_unit("ms")
+    )
