@@ -29,8 +29,8 @@ dagster-home:
 	mkdir -p $(DAGSTER_HOME)
 	ln -sfn $(CURDIR)/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-materialize: dagster-home ## materialize every partition of the market-data graph
-	$(VENV)/bin/maestro materialize --job market_data_job
+materialize: dagster-home ## materialize every partition of the graph: bars, studies, reports
+	$(VENV)/bin/maestro materialize
 
 dagster-dev: dagster-home ## the Dagster webserver and daemon on $(HOST):$(DAGSTER_PORT)
 	@echo "Dagster UI: http://$(HOST):$(DAGSTER_PORT)"

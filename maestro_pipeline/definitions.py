@@ -1,16 +1,17 @@
 """The one Definitions object of Maestro, loaded by ``workspace.yaml``."""
 
-from __future__ import annotations
-
 import dagster as dg
 
+from maestro_pipeline.defs.jobs import all_jobs
 from maestro_pipeline.defs.market_data import market_data_assets
+from maestro_pipeline.defs.reports import report_assets
 from maestro_pipeline.defs.resources import build_resources
-from maestro_pipeline.defs.schedules import market_data_job, refresh_latest_bars
+from maestro_pipeline.defs.schedules import all_schedules
+from maestro_pipeline.defs.studies import study_assets
 
 defs = dg.Definitions(
-    assets=[*market_data_assets],
-    jobs=[market_data_job],
-    schedules=[refresh_latest_bars],
+    assets=[*market_data_assets, *study_assets, *report_assets],
+    jobs=all_jobs,
+    schedules=all_schedules,
     resources=build_resources(),
 )

@@ -39,6 +39,10 @@ class Settings:
     warehouse: str = "duckdb"
     duckdb_path: Path | None = None
     max_gap_ratio: float = 0.05
+    study_timeframes: tuple[str, ...] = ("1h",)
+    study_splits: int = 10
+    study_trials: int = 100
+    optuna_storage: str | None = None
 
     def __post_init__(self) -> None:
         if self.source not in ("sample", "ccxt"):
@@ -54,6 +58,14 @@ class Settings:
                     f"MAESTRO_TIMEFRAMES entry {tf!r} must be a multiple of the base timeframe "
                     f"{self.base_timeframe!r} that divides one day"
                 )
+        unknown = [tf for tf in self.study_timeframes if tf not in self.all_timeframes]
+        if unknown:
+            raise ValueError(
+                f"MAESTRO_STUDY_TIMEFRAMES {unknown} are not among the bar timeframes "
+                f"{list(self.all_timeframes)}"
+            )
+        if self.study_splits < 1 or self.study_trials < 1:
+            raise ValueError("MAESTRO_STUDY_SPLITS and MAESTRO_STUDY_TRIALS must be positive")
         if self.end is not None and self.end <= self.start:
             raise ValueError(f"MAESTRO_END {self.end} must be after MAESTRO_START {self.start}")
 
@@ -69,6 +81,11 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.duckdb_path or self.data_dir / "warehouse.duckdb"
+
+    @property
+    def study_storage(self) -> str:
+        """Optuna storage: a SQLAlchemy URL, or a journal file (the default, under data_dir)."""
+        return self.optuna_storage or str(self.data_dir / "optuna" / "studies.journal")
 
     @property
     def all_timeframes(self) -> tuple[str, ...]:
@@ -97,4 +114,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         warehouse=env.get("MAESTRO_WAREHOUSE", "duckdb"),
         duckdb_path=Path(duckdb_path).resolve() if duckdb_path else None,
         max_gap_ratio=float(env.get("MAESTRO_MAX_GAP_RATIO", "0.05")),
+        study_timeframes=_split(env.get("MAESTRO_STUDY_TIMEFRAMES", "1h")),
+        study_splits=int(env.get("MAESTRO_STUDY_SPLITS", "10")),
+        study_trials=int(env.get("MAESTRO_STUDY_TRIALS", "100")),
+        optuna_storage=env.get("MAESTRO_OPTUNA_STORAGE") or None,
     )

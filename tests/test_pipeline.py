@@ -168,7 +168,12 @@ def test_full_backfill_from_the_cli_twice_changes_nothing(tmp_path):
     counts = []
     for _ in range(2):
         proc = subprocess.run(
-            [maestro, "materialize"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
+            [maestro, "materialize", "--job", "market_data_job"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "48/48 partitions" in proc.stdout

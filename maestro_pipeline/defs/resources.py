@@ -7,6 +7,7 @@ field can also be set per run in the Dagster launchpad.
 from __future__ import annotations
 
 import dagster as dg
+import optuna
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
@@ -15,6 +16,8 @@ from maestro_pipeline.sources import BarSource
 from maestro_pipeline.sources.exchange import CcxtSource
 from maestro_pipeline.sources.sample import SampleSource
 from maestro_pipeline.storage.lake import Lake
+from maestro_pipeline.storage.optuna_storage import optuna_storage
+from maestro_pipeline.storage.studies import StudyStore
 
 
 class MarketDataResource(dg.ConfigurableResource):
@@ -57,6 +60,22 @@ class LakeResource(dg.ConfigurableResource):
     def lake(self) -> Lake:
         return Lake.under(self.data_dir)
 
+    @property
+    def studies(self) -> StudyStore:
+        return StudyStore(self.data_dir)
+
+
+class OptunaResource(dg.ConfigurableResource):
+    """Where Optuna keeps trials: a journal file (one machine) or a SQLAlchemy URL (PostgreSQL)."""
+
+    storage_url: str = Field(
+        description="journal file path (*.journal/*.log) or SQLAlchemy URL "
+        "(sqlite:///..., postgresql+psycopg://...)"
+    )
+
+    def storage(self) -> optuna.storages.BaseStorage | str:
+        return optuna_storage(self.storage_url)
+
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
     """The resource set for a deployment, from settings (the environment by default)."""
@@ -72,4 +91,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         ),
         "lake": LakeResource(data_dir=str(settings.data_dir)),
         "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
+        "optuna": OptunaResource(storage_url=settings.study_storage),
     }

@@ -1,18 +1,16 @@
-"""Jobs and schedules that keep market data fresh."""
-
-from __future__ import annotations
+"""Schedules that keep bars fresh and studies current."""
 
 import dagster as dg
 
-from maestro_pipeline.defs.market_data import GROUP
-from maestro_pipeline.defs.partitions import MONTH_DIM, SYMBOL_DIM, market_data_partitions
-from maestro_pipeline.settings import load_settings
-
-market_data_job = dg.define_asset_job(
-    name="market_data_job",
-    selection=dg.AssetSelection.groups(GROUP),
-    description="Download, clean and store bars for one symbol-month.",
+from maestro_pipeline.defs.jobs import market_data_job, walk_forward_job
+from maestro_pipeline.defs.partitions import (
+    MONTH_DIM,
+    SYMBOL_DIM,
+    market_data_partitions,
+    strategy_symbol_timeframe,
+    study_partitions,
 )
+from maestro_pipeline.settings import load_settings
 
 
 @dg.schedule(
@@ -41,3 +39,39 @@ def refresh_latest_bars(context: dg.ScheduleEvaluationContext):
         )
         for symbol in symbols.get_partition_keys()
     ]
+
+
+def _latest_materialization(
+    instance: dg.DagsterInstance, asset: str, partitions: list[str]
+) -> float | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=partitions), limit=1
+    ).records
+    return records[0].timestamp if records else None
+
+
+@dg.schedule(
+    job=walk_forward_job,
+    cron_schedule="0 3 * * 1",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def weekly_studies_on_new_bars(context: dg.ScheduleEvaluationContext):
+    """Every Monday, re-run the studies whose symbol's bars changed since the study last ran."""
+    months = market_data_partitions.get_partitions_def_for_dimension(MONTH_DIM).get_partition_keys()
+    bars_updated: dict[str, float | None] = {}
+    stamp = context.scheduled_execution_time.strftime("%Y%m%d")
+    requests = []
+    for partition in study_partitions.get_partition_keys():
+        _, symbol, _ = strategy_symbol_timeframe(partition)
+        if symbol not in bars_updated:
+            keys = [str(dg.MultiPartitionKey({SYMBOL_DIM: symbol, MONTH_DIM: m})) for m in months]
+            bars_updated[symbol] = _latest_materialization(context.instance, "bars", keys)
+        bars_at = bars_updated[symbol]
+        studied_at = _latest_materialization(context.instance, "walk_forward_study", [partition])
+        if bars_at is not None and (studied_at is None or studied_at < bars_at):
+            requests.append(dg.RunRequest(run_key=f"{partition}|{stamp}", partition_key=partition))
+    return requests or dg.SkipReason("no symbol's bars changed since its studies last ran")
+
+
+all_schedules = [refresh_latest_bars, weekly_studies_on_new_bars]

@@ -1,0 +1,1 @@
+"""Analytics of finished studies: QuantStats metrics and tear sheets, Optuna insights."""

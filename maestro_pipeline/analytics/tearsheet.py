@@ -1,0 +1,107 @@
+"""QuantStats metrics and HTML tear sheets of a study's stitched out-of-sample returns.
+
+Crypto trades every day, so annualization uses 365 days scaled to the bar length
+(8,760 periods a year for 1h bars) instead of QuantStats' 252 trading days.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+# Reports are rendered on servers without a display.
+matplotlib.use("Agg")
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+
+import pandas as pd  # noqa: E402
+import polars as pl  # noqa: E402
+import quantstats as qs  # noqa: E402
+
+
+def returns_from_equity(equity: pl.DataFrame) -> pd.Series:
+    """Per-bar simple returns of a stitched equity curve, on a tz-naive UTC index."""
+    frame = equity.sort("timestamp")
+    values = frame.get_column("equity").to_numpy()
+    index = pd.DatetimeIndex(frame.get_column("timestamp").dt.replace_time_zone(None).to_numpy())
+    series = pd.Series(values, index=index, name="strategy")
+    return series.pct_change().fillna(0.0)
+
+
+def buy_and_hold_returns(bars: pl.DataFrame, index: pd.DatetimeIndex) -> pd.Series:
+    """Close-to-close returns of holding the symbol, aligned to ``index``."""
+    closes = pd.Series(
+        bars.get_column("close").to_numpy(),
+        index=pd.DatetimeIndex(bars.get_column("timestamp").dt.replace_time_zone(None).to_numpy()),
+    )
+    aligned = closes.reindex(index).ffill()
+    return aligned.pct_change().fillna(0.0).rename("benchmark")
+
+
+def _clean(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def report_metrics(
+    returns: pd.Series, benchmark: pd.Series, periods_per_year: float
+) -> dict[str, dict[str, float | None]]:
+    """Headline metrics of strategy and benchmark, computed by QuantStats."""
+    periods = periods_per_year
+    stats = qs.stats
+    measures = {
+        "total_return": lambda r: stats.comp(r),
+        "cagr": lambda r: stats.cagr(r, periods=periods),
+        "sharpe_ratio": lambda r: stats.sharpe(r, periods=periods),
+        "sortino_ratio": lambda r: stats.sortino(r, periods=periods),
+        "volatility": lambda r: stats.volatility(r, periods=periods),
+        "max_drawdown": lambda r: stats.max_drawdown(r),
+        "calmar_ratio": lambda r: stats.calmar(r, periods=periods),
+        "win_rate": lambda r: stats.win_rate(r),
+        "profit_factor": lambda r: stats.profit_factor(r),
+    }
+    return {
+        name: {"strategy": _clean(fn(returns)), "benchmark": _clean(fn(benchmark))}
+        for name, fn in measures.items()
+    }
+
+
+def full_metrics_table(
+    returns: pd.Series, benchmark: pd.Series, periods_per_year: float
+) -> list[dict[str, str]]:
+    """QuantStats' full metrics table, as rows of display strings."""
+    table = qs.reports.metrics(
+        returns,
+        benchmark=benchmark,
+        mode="full",
+        display=False,
+        periods_per_year=periods_per_year,
+    )
+    return [
+        {"metric": str(metric), **{str(col): str(value) for col, value in row.items()}}
+        for metric, row in table.iterrows()
+        if str(metric).strip()
+    ]
+
+
+def tearsheet_html(
+    returns: pd.Series, benchmark: pd.Series, periods_per_year: float, title: str
+) -> str:
+    """QuantStats' HTML tear sheet (self-contained, SVG charts)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tearsheet.html"
+        qs.reports.html(
+            returns,
+            benchmark=benchmark,
+            output=str(path),
+            title=title,
+            periods_per_year=periods_per_year,
+        )
+        return path.read_text()

@@ -1,0 +1,144 @@
+"""`maestro backtest`: one strategy, one parameter set, on a Parquet file or the lake."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from maestro_pipeline.cli import app
+from maestro_pipeline.cli.inputs import load_bars
+from maestro_pipeline.engine.backtest import BacktestSettings, SettingsError, run_backtest
+from maestro_pipeline.engine.registry import get_strategy
+from maestro_pipeline.engine.strategy import ParameterError
+
+_SETTING_OPTIONS = {
+    "fees": "--fees",
+    "slippage": "--slippage",
+    "direction": "--direction",
+    "size_fraction": "--size",
+    "init_cash": "--init-cash",
+    "stop_loss": "--stop-loss",
+    "take_profit": "--take-profit",
+    "trailing_stop": "--trailing-stop",
+}
+_PERCENT_METRICS = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"}
+
+
+def _parse_params(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        params = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not valid JSON: {exc}", param_hint="--params") from None
+    if not isinstance(params, dict):
+        raise typer.BadParameter(
+            'must be a JSON object such as {"fast": 10}', param_hint="--params"
+        )
+    return params
+
+
+def _write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """CSV or Parquet by the file's suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+@app.command("backtest")
+def backtest_command(
+    strategy_name: str = typer.Option(..., "--strategy", help="Strategy name (see `maestro strategies`)."),
+    data: Path | None = typer.Option(None, "--data", help="Parquet file of bars."),
+    symbol: str | None = typer.Option(None, "--symbol", help="Symbol in the lake, e.g. BTC/USDT."),
+    timeframe: str = typer.Option("1h", "--timeframe", help="Bar length: 30m, 1h, 4h, 1d..."),
+    params_json: str | None = typer.Option(None, "--params", help='JSON, e.g. \'{"fast": 10}\'.'),
+    fees: float = typer.Option(0.001, "--fees", help="Fee per fill, fraction of value."),
+    slippage: float = typer.Option(0.0, "--slippage", help="Slippage per fill, fraction of price."),
+    direction: str = typer.Option("long", "--direction", help="long, short or both."),
+    size: float = typer.Option(1.0, "--size", help="Fraction of cash per entry (0, 1]."),
+    init_cash: float = typer.Option(10_000.0, "--init-cash", help="Starting cash."),
+    stop_loss: float | None = typer.Option(None, "--stop-loss", help="Stop, fraction of entry."),
+    take_profit: float | None = typer.Option(None, "--take-profit", help="Target, fraction."),
+    trailing_stop: bool = typer.Option(False, "--trailing-stop", help="Trail the stop-loss."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    trades_out: Path | None = typer.Option(None, "--trades-out", help="Write trades (.csv/.parquet)."),
+    equity_out: Path | None = typer.Option(None, "--equity-out", help="Write equity (.csv/.parquet)."),
+) -> None:
+    """Backtest a strategy: signals at a bar's close fill at the next bar's open."""
+    try:
+        strategy = get_strategy(strategy_name)
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc.args[0]), param_hint="--strategy") from None
+    params = _parse_params(params_json)
+    try:
+        settings = BacktestSettings(
+            fees=fees,
+            slippage=slippage,
+            direction=direction,  # type: ignore[arg-type]
+            size_fraction=size,
+            init_cash=init_cash,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            trailing_stop=trailing_stop,
+        )
+        checked = strategy.validate(params)
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc), param_hint=_SETTING_OPTIONS[exc.setting]) from None
+    except ParameterError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--params") from None
+    bars = load_bars(data, symbol, timeframe)
+    if bars.height < 2:
+        raise typer.BadParameter("need at least two bars to backtest", param_hint="--data")
+    result = run_backtest(bars, strategy, checked, settings)
+
+    if trades_out is not None:
+        _write_frame(result.trades, trades_out)
+    if equity_out is not None:
+        equity = pd.DataFrame(
+            {"timestamp": result.equity.index, "equity": result.equity.to_numpy(),
+             "returns": result.returns.to_numpy()}  # fmt: skip
+        )
+        _write_frame(equity, equity_out)
+
+    first, last = result.equity.index[0], result.equity.index[-1]
+    if as_json:
+        payload = {
+            "strategy": strategy.name,
+            "params": result.params,
+            "settings": asdict(settings),
+            "timeframe": timeframe,
+            "bars": bars.height,
+            "start": first.isoformat(),
+            "end": last.isoformat(),
+            **{k: _finite_or_none(v) for k, v in result.metrics.items()},
+            "trade_count": int(result.metrics["trade_count"]),
+        }
+        typer.echo(orjson.dumps(payload).decode())
+        return
+    params_text = ", ".join(f"{k}={v}" for k, v in result.params.items())
+    table = Table(title=f"{strategy.name} ({params_text}) on {bars.height:,} bars, {first} .. {last}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in result.metrics.items():
+        if name == "trade_count":
+            text = f"{value:,.0f}"
+        elif name in _PERCENT_METRICS:
+            text = f"{value:.2%}"
+        else:
+            text = f"{value:.3f}"
+        table.add_row(name, text)
+    Console().print(table)

@@ -1,0 +1,232 @@
+"""`maestro walk-forward`: optimize a strategy fold by fold and test it out of sample."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from maestro_pipeline.cli import app
+from maestro_pipeline.cli.inputs import load_bars
+
+# The option that sets each WalkForwardConfig field, to name it in error messages.
+OPTION_OF_FIELD = {
+    "n_splits": "--splits",
+    "n_trials": "--trials",
+    "is_oos_ratio": "--is-oos-ratio",
+    "objective": "--objective",
+    "seed": "--seed",
+    "batch_size": "--batch-size",
+    "min_trades": "--min-trades",
+    "pruner": "--pruner",
+    "purge_bars": "--purge-bars",
+    "anchored": "--anchored",
+}
+
+
+@app.command("walk-forward")
+def walk_forward_command(
+    strategy: str = typer.Option(..., help="strategy name (see the catalog)"),
+    data: Path | None = typer.Option(None, help="Parquet file of bars (finer bars are resampled)"),
+    symbol: str | None = typer.Option(None, help="symbol in the lake, instead of --data"),
+    timeframe: str = typer.Option("1h", help="bar timeframe to study"),
+    splits: int = typer.Option(10, help="number of walk-forward folds"),
+    trials: int = typer.Option(100, help="Optuna trials per fold"),
+    anchored: bool = typer.Option(False, "--anchored", help="expanding in-sample windows"),
+    objective: str = typer.Option(
+        "sharpe_ratio", help="sharpe_ratio, sortino_ratio, calmar_ratio or total_return"
+    ),
+    is_oos_ratio: float = typer.Option(4.0, help="in-sample length / out-of-sample length"),
+    storage: str | None = typer.Option(
+        None,
+        help="Optuna storage: SQLAlchemy URL or a *.log/*.journal file (resumable); "
+        "default in memory",
+    ),
+    seed: int = typer.Option(42, help="sampler seed"),
+    batch_size: int = typer.Option(25, help="trials evaluated together in one backtest"),
+    min_trades: int = typer.Option(3, help="in-sample trades a trial needs to be feasible"),
+    pruner: str = typer.Option("median", help="median, hyperband or none"),
+    purge_bars: int = typer.Option(0, help="bars left out between in-sample and out-of-sample"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
+) -> None:
+    """Walk-forward study: per fold, optimize on the in-sample window, trade the next window.
+
+    Prints the folds, the stitched out-of-sample metrics, the deflated Sharpe ratio, the
+    probability of backtest overfitting and the walk-forward efficiency. A run interrupted with
+    a persistent --storage resumes from its finished trials when started again.
+    """
+    # Heavy imports (vectorbt, optuna) only once the arguments are known to parse.
+    import optuna
+
+    from maestro_pipeline.engine.backtest import BacktestSettings
+    from maestro_pipeline.engine.registry import get_strategy
+    from maestro_pipeline.engine.walk_forward import (
+        ConfigError,
+        WalkForwardConfig,
+        WalkForwardProgress,
+        run_walk_forward,
+    )
+    from maestro_pipeline.storage.optuna_storage import optuna_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        chosen = get_strategy(strategy)
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc.args[0]), param_hint="--strategy") from None
+    try:
+        config = WalkForwardConfig(
+            n_splits=splits,
+            is_oos_ratio=is_oos_ratio,
+            anchored=anchored,
+            purge_bars=purge_bars,
+            n_trials=trials,
+            batch_size=batch_size,
+            pruner=pruner,  # type: ignore[arg-type]
+            objective=objective,  # type: ignore[arg-type]
+            min_trades=min_trades,
+            seed=seed,
+            backtest=BacktestSettings(),
+        )
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint=OPTION_OF_FIELD.get(exc.field)) from None
+    try:
+        study_storage = optuna_storage(storage)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--storage") from None
+    bars = load_bars(data, symbol, timeframe)
+
+    stderr = Console(stderr=True)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[best]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=False) as bar:
+        task = bar.add_task(f"{strategy} walk-forward", total=splits * trials, best="")
+
+        def report(state: WalkForwardProgress) -> None:
+            best = "" if state.best_value is None else f"best {state.best_value:.3g}"
+            bar.update(
+                task,
+                completed=state.fold * state.n_trials + min(state.trials_done, state.n_trials),
+                description=f"fold {state.fold + 1}/{state.n_folds}",
+                best=best,
+            )
+
+        try:
+            result = run_walk_forward(bars, chosen, config, storage=study_storage, progress=report)
+        except ValueError as exc:
+            bar.stop()
+            stderr.print(f"[red]Error:[/red] {exc}")
+            raise typer.Exit(1) from None
+
+    payload = _payload(result, data, symbol, timeframe)
+    if as_json:
+        sys.stdout.buffer.write(
+            orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        )
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+        return
+    _print_report(payload)
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities become null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _payload(result: Any, data: Path | None, symbol: str | None, timeframe: str) -> dict:
+    folds = []
+    for row in result.folds.to_dicts():
+        row["best_params"] = json.loads(row["best_params"])
+        for name in ("is_start", "is_end", "oos_start", "oos_end"):
+            row[name] = row[name].isoformat() if row[name] is not None else None
+        folds.append(row)
+    summary = dict(result.summary)
+    return _clean(
+        {
+            "strategy": summary["strategy"],
+            "source": str(data) if data is not None else symbol,
+            "timeframe": timeframe,
+            "config": summary["config"],
+            "folds": folds,
+            "oos": summary["oos"],
+            "deflated_sharpe_ratio": summary["deflated_sharpe_ratio"],
+            "deflated_sharpe": summary["deflated_sharpe"],
+            "pbo": summary["pbo"],
+            "pbo_details": summary["pbo_details"],
+            "wf_efficiency": summary["wf_efficiency"],
+            "param_stability": summary["param_stability"],
+            "n_trials_total": summary["n_trials_total"],
+            "n_evaluated_here": summary["n_evaluated_here"],
+            "timings": summary["timings"],
+            "data_fingerprint": summary["data_fingerprint"],
+            "config_fingerprint": summary["config_fingerprint"],
+        }
+    )
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _print_report(payload: dict) -> None:
+    console = Console()
+    table = Table(title=f"{payload['strategy']} walk-forward on {payload['source']}")
+    for name in ("fold", "out-of-sample", "best params", "IS value", "OOS Sharpe", "OOS return",
+                 "trades", "WFE", "trials c/p/i"):  # fmt: skip
+        table.add_column(name)
+    for row in payload["folds"]:
+        table.add_row(
+            str(row["fold"]),
+            f"{row['oos_start'][:16]} .. {row['oos_end'][:16]}",
+            ", ".join(f"{k}={v}" for k, v in row["best_params"].items()),
+            _fmt(row["best_value"]),
+            _fmt(row["oos_sharpe_ratio"], ".2f"),
+            _fmt(row["oos_total_return"], ".2%"),
+            str(int(row["oos_trade_count"])),
+            _fmt(row["wf_efficiency"], ".2f"),
+            f"{row['n_complete']}/{row['n_pruned']}/{row['n_infeasible']}",
+        )
+    console.print(table)
+    oos = payload["oos"]
+    console.print(
+        f"stitched OOS: Sharpe {_fmt(oos['sharpe_ratio'], '.2f')}, "
+        f"Sortino {_fmt(oos['sortino_ratio'], '.2f')}, return {_fmt(oos['total_return'], '.2%')}, "
+        f"CAGR {_fmt(oos['cagr'], '.2%')}, max drawdown {_fmt(oos['max_drawdown'], '.2%')}, "
+        f"{int(oos['trade_count'])} trades"
+    )
+    console.print(
+        f"deflated Sharpe {_fmt(payload['deflated_sharpe_ratio'])}, "
+        f"PBO {_fmt(payload['pbo'])}, WF efficiency (median) {_fmt(payload['wf_efficiency'])}"
+    )
+    stability = ", ".join(
+        f"{name} cv={_fmt(s['cv'], '.2f')}"
+        if s["kind"] == "numeric"
+        else f"{name} {s['mode']} in {s['mode_share']:.0%}"
+        for name, s in payload["param_stability"].items()
+    )
+    console.print(f"parameter stability: {stability}")
+    timings = payload["timings"]
+    console.print(
+        f"time: {timings['total']:.1f} s (sampling {timings['sampling']:.1f}, "
+        f"backtesting {timings['backtesting']:.1f}, other {timings['other']:.1f}); "
+        f"{payload['n_evaluated_here']} of {payload['n_trials_total']} trials evaluated now"
+    )

@@ -1,0 +1,146 @@
+"""Performance metrics of equity curves, vectorized over many columns at once.
+
+Annualization uses a 365-day crypto year scaled to the bar length (1h bars: 8,760 periods a
+year). The return series of a curve starts with its first bar measured against the initial
+cash, so ``prod(1 + r) - 1`` is the total return. On that series the formulas are those of
+QuantStats (``rf = 0``, ``periods = periods_per_year``): Sharpe ``mean / std(ddof=1)``,
+Sortino ``mean / sqrt(sum(r[r<0]**2) / n)``, CAGR ``(1 + total) ** (periods / n) - 1``,
+max drawdown against the running peak including the starting cash, Calmar
+``CAGR / |max drawdown|``. Where QuantStats would divide by zero (a flat curve), the ratio is
+0 here so that optimizers always receive a finite score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DAYS_PER_YEAR = 365
+MS_PER_DAY = 86_400_000
+
+RETURN_METRICS = (
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "max_drawdown",
+    "calmar_ratio",
+)
+TRADE_METRICS = (
+    "trade_count",
+    "win_rate",
+    "profit_factor",
+    "average_trade_return",
+    "exposure",
+)
+METRIC_NAMES = RETURN_METRICS + TRADE_METRICS
+
+
+def periods_per_year(bar_ms: int) -> float:
+    """Bars in a 365-day year for bars of ``bar_ms`` milliseconds (1h -> 8760)."""
+    if bar_ms <= 0:
+        raise ValueError(f"bar length must be positive, got {bar_ms} ms")
+    return DAYS_PER_YEAR * MS_PER_DAY / bar_ms
+
+
+def floor_at_ruin(values: np.ndarray) -> np.ndarray:
+    """Equity with ruin made final: from the first bar at or below zero, the curve stays at 0.
+
+    A fully levered short can lose more than the account; a broker would have liquidated
+    it, so the curve ends there (a -100 % return) instead of going negative.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    ruined = np.maximum.accumulate(values <= 0.0, axis=0)
+    return np.where(ruined, 0.0, values)
+
+
+def returns_from_values(values: np.ndarray, init_cash: float) -> np.ndarray:
+    """Per-bar simple returns of equity ``values`` (n_bars x n_cols), first bar vs the cash.
+
+    Expects a curve passed through ``floor_at_ruin``: after ruin the returns are 0.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    previous = np.empty_like(values)
+    previous[0] = init_cash
+    previous[1:] = values[:-1]
+    returns = np.zeros_like(values)
+    np.divide(values, previous, out=returns, where=previous > 0)
+    returns -= 1.0
+    returns[previous <= 0] = 0.0
+    return returns
+
+
+def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    out = np.zeros(np.broadcast(numerator, denominator).shape)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def return_metrics(values: np.ndarray, init_cash: float, periods: float) -> dict[str, np.ndarray]:
+    """Return-based metrics of each column of ``values`` (equity per bar), as 1-D arrays."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    values = floor_at_ruin(values)
+    n = values.shape[0]
+    returns = returns_from_values(values, init_cash)
+    total_return = values[-1] / init_cash - 1.0
+    mean = returns.mean(axis=0)
+    std = returns.std(axis=0, ddof=1) if n > 1 else np.zeros(values.shape[1])
+    downside = np.sqrt((np.minimum(returns, 0.0) ** 2).sum(axis=0) / n)
+    annual = np.sqrt(periods)
+    growth = np.maximum(1.0 + total_return, 0.0)
+    cagr = growth ** (periods / n) - 1.0
+    # The starting cash is the first peak (QuantStats' phantom baseline bar).
+    peaks = np.maximum(np.maximum.accumulate(values, axis=0), init_cash)
+    max_drawdown = np.minimum((values / peaks).min(axis=0) - 1.0, 0.0)
+    return {
+        "total_return": total_return,
+        "cagr": cagr,
+        "volatility": std * annual,
+        "sharpe_ratio": _safe_ratio(mean, std) * annual,
+        "sortino_ratio": _safe_ratio(mean, downside) * annual,
+        "max_drawdown": max_drawdown,
+        "calmar_ratio": _safe_ratio(cagr, np.abs(max_drawdown)),
+    }
+
+
+def trade_metrics(
+    columns: np.ndarray,
+    entry_idx: np.ndarray,
+    exit_idx: np.ndarray,
+    is_open: np.ndarray,
+    pnl: np.ndarray,
+    trade_return: np.ndarray,
+    n_cols: int,
+    n_bars: int,
+) -> dict[str, np.ndarray]:
+    """Trade-based metrics per column from flat trade records (one row per round trip).
+
+    ``trade_count`` counts every position opened, the one still open at the end included;
+    win rate, profit factor and average return use closed trades only. ``exposure`` is the
+    fraction of bars closed while holding a position.
+    """
+    closed = ~is_open
+    count = np.bincount(columns, minlength=n_cols).astype(np.float64)
+    closed_count = np.bincount(columns[closed], minlength=n_cols).astype(np.float64)
+    wins = np.bincount(columns[closed & (pnl > 0)], minlength=n_cols).astype(np.float64)
+    gross_profit = np.bincount(
+        columns[closed], weights=np.where(pnl[closed] > 0, pnl[closed], 0.0), minlength=n_cols
+    )
+    gross_loss = np.bincount(
+        columns[closed], weights=np.where(pnl[closed] < 0, -pnl[closed], 0.0), minlength=n_cols
+    )
+    return_sum = np.bincount(columns[closed], weights=trade_return[closed], minlength=n_cols)
+    held_until = np.where(is_open, n_bars, exit_idx)
+    bars_held = np.bincount(columns, weights=held_until - entry_idx, minlength=n_cols)
+    profit_factor = _safe_ratio(gross_profit, gross_loss)
+    # All winners and no loser: an unbounded factor, reported as inf as QuantStats does.
+    profit_factor[(gross_loss == 0) & (gross_profit > 0)] = np.inf
+    return {
+        "trade_count": count,
+        "win_rate": _safe_ratio(wins, closed_count),
+        "profit_factor": profit_factor,
+        "average_trade_return": _safe_ratio(return_sum, closed_count),
+        "exposure": bars_held / n_bars,
+    }

@@ -1,0 +1,223 @@
+"""Published walk-forward study results: Parquet + JSON in the lake, tables in the warehouse.
+
+Each study (strategy x symbol x timeframe) is published as a new version folder::
+
+    {data_dir}/studies/strategy=ema_cross/symbol=BTC-USD/timeframe=1h/
+        v-20191001T120000-ab12cd/{folds,equity,trades,trials}.parquet, summary.json
+        current.json  -> {"version": "v-20191001T120000-ab12cd", ...}
+
+A version folder is complete before ``current.json`` is atomically replaced to point at it, so
+readers (the API) always see one whole study, never a mix of two runs. Older versions beyond
+``KEEP_VERSIONS`` are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import polars as pl
+
+from maestro_pipeline.engine.bars import timeframe_ms
+from maestro_pipeline.storage.lake import (
+    atomic_write,
+    atomic_write_parquet,
+    slug_symbol,
+    symbol_slug,
+)
+
+STUDY_FRAMES = ("folds", "equity", "trades", "trials")
+KEEP_VERSIONS = 3
+POINTER = "current.json"
+PROGRESS = "progress.json"
+
+
+@dataclass(frozen=True)
+class StudyKey:
+    """Which study: a strategy on one symbol at one timeframe."""
+
+    strategy: str
+    symbol: str
+    timeframe: str
+
+    def __post_init__(self) -> None:
+        timeframe_ms(self.timeframe)
+        symbol_slug(self.symbol)
+        if not self.strategy.replace("_", "").isalnum():
+            raise ValueError(f"invalid strategy name {self.strategy!r}")
+
+    @property
+    def study_id(self) -> str:
+        """URL-safe id: ``ema_cross.BTC-USD.1h``."""
+        return f"{self.strategy}.{symbol_slug(self.symbol)}.{self.timeframe}"
+
+    @classmethod
+    def from_study_id(cls, study_id: str) -> StudyKey:
+        """Inverse of :attr:`study_id`; ValueError names what is malformed."""
+        parts = study_id.split(".")
+        if len(parts) != 3:
+            raise ValueError(
+                f"invalid study id {study_id!r}: expected STRATEGY.BASE-QUOTE.TIMEFRAME "
+                "such as 'ema_cross.BTC-USD.1h'"
+            )
+        strategy, slug, timeframe = parts
+        return cls(strategy, slug_symbol(symbol_slug(slug)), timeframe)
+
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+def json_bytes(value: Any) -> bytes:
+    return orjson.dumps(
+        value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2
+    )
+
+
+class StudyStore:
+    """Publishes and reads study results under ``{data_dir}/studies``."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.root = Path(data_dir) / "studies"
+
+    def study_dir(self, key: StudyKey) -> Path:
+        return (
+            self.root
+            / f"strategy={key.strategy}"
+            / f"symbol={symbol_slug(key.symbol)}"
+            / f"timeframe={key.timeframe}"
+        )
+
+    def publish(
+        self, key: StudyKey, frames: dict[str, pl.DataFrame], summary: dict[str, Any]
+    ) -> Path:
+        """Write a new version of the study and point ``current.json`` at it."""
+        missing = [name for name in STUDY_FRAMES if name not in frames]
+        if missing:
+            raise ValueError(f"study results lack {missing}")
+        base = self.study_dir(key)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        version = f"v-{stamp}-{uuid.uuid4().hex[:6]}"
+        staging = base / f".{version}.tmp"
+        staging.mkdir(parents=True)
+        try:
+            for name in STUDY_FRAMES:
+                atomic_write_parquet(frames[name], staging / f"{name}.parquet")
+            published = {**summary, "study_id": key.study_id, "version": version}
+            atomic_write_bytes(json_bytes(published), staging / "summary.json")
+            os.replace(staging, base / version)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        pointer = {"version": version, "published_at": datetime.now(UTC).isoformat()}
+        atomic_write_bytes(json_bytes(pointer), base / POINTER)
+        self._prune(base, keep=version)
+        return base / version
+
+    def _prune(self, base: Path, keep: str) -> None:
+        versions = sorted(p for p in base.glob("v-*") if p.is_dir())
+        for old in versions[:-KEEP_VERSIONS]:
+            if old.name != keep:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def current_dir(self, key: StudyKey) -> Path | None:
+        pointer = self.study_dir(key) / POINTER
+        if not pointer.exists():
+            return None
+        version = orjson.loads(pointer.read_bytes())["version"]
+        return self.study_dir(key) / version
+
+    def read_summary(self, key: StudyKey) -> dict[str, Any] | None:
+        folder = self.current_dir(key)
+        return None if folder is None else orjson.loads((folder / "summary.json").read_bytes())
+
+    def read_frame(self, key: StudyKey, name: str) -> pl.DataFrame | None:
+        if name not in STUDY_FRAMES:
+            raise ValueError(f"unknown study frame {name!r}; one of {STUDY_FRAMES}")
+        folder = self.current_dir(key)
+        return None if folder is None else pl.read_parquet(folder / f"{name}.parquet")
+
+    def write_progress(self, key: StudyKey, progress: dict[str, Any]) -> None:
+        """Live state of a running study (status, fold, trials, best value) for watchers."""
+        stamped = {**progress, "study_id": key.study_id, "updated_at": datetime.now(UTC)}
+        atomic_write_bytes(json_bytes(stamped), self.study_dir(key) / PROGRESS)
+
+    def read_progress(self, key: StudyKey) -> dict[str, Any] | None:
+        path = self.study_dir(key) / PROGRESS
+        return orjson.loads(path.read_bytes()) if path.exists() else None
+
+    def published_keys(self) -> list[StudyKey]:
+        keys = []
+        for pointer in sorted(self.root.glob(f"strategy=*/symbol=*/timeframe=*/{POINTER}")):
+            timeframe_dir = pointer.parent
+            symbol_dir = timeframe_dir.parent
+            strategy_dir = symbol_dir.parent
+            keys.append(
+                StudyKey(
+                    strategy=strategy_dir.name.split("=", 1)[1],
+                    symbol=slug_symbol(symbol_dir.name.split("=", 1)[1]),
+                    timeframe=timeframe_dir.name.split("=", 1)[1],
+                )
+            )
+        return keys
+
+
+STUDY_TABLES = {
+    "summary": "study_summary",
+    "folds": "study_folds",
+    "equity": "study_equity",
+    "trades": "study_trades",
+}
+
+
+def replace_study_rows(
+    conn: duckdb.DuckDBPyConnection, key: StudyKey, frames: dict[str, pl.DataFrame]
+) -> dict[str, int]:
+    """Replace one study's rows in every study table, in one transaction."""
+    keyed = {
+        STUDY_TABLES[name]: frame.with_columns(
+            pl.lit(key.strategy).alias("strategy"),
+            pl.lit(key.symbol).alias("symbol"),
+            pl.lit(key.timeframe).alias("timeframe"),
+        )
+        for name, frame in frames.items()
+        if name in STUDY_TABLES
+    }
+    counts: dict[str, int] = {}
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table, frame in keyed.items():
+            conn.register("incoming_rows", frame.to_arrow())
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming_rows LIMIT 0"
+            )
+            conn.execute(
+                f"DELETE FROM {table} WHERE strategy = ? AND symbol = ? AND timeframe = ?",
+                [key.strategy, key.symbol, key.timeframe],
+            )
+            # By name, so a column order change between versions cannot shift values.
+            conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
+            conn.unregister("incoming_rows")
+            counts[table] = frame.height
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def count_study_rows(conn: duckdb.DuckDBPyConnection, key: StudyKey) -> dict[str, int]:
+    counts = {}
+    for table in STUDY_TABLES.values():
+        counts[table] = conn.execute(
+            f"SELECT count(*) FROM {table} WHERE strategy = ? AND symbol = ? AND timeframe = ?",
+            [key.strategy, key.symbol, key.timeframe],
+        ).fetchone()[0]
+    return counts

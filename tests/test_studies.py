@@ -1,0 +1,153 @@
+"""Walk-forward studies, their reports and the leaderboard as Dagster assets, end to end."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import duckdb
+import orjson
+import pytest
+
+from maestro_pipeline.defs.market_data import market_data_assets
+from maestro_pipeline.defs.reports import leaderboard, strategy_report
+from maestro_pipeline.defs.resources import build_resources
+from maestro_pipeline.defs.schedules import weekly_studies_on_new_bars
+from maestro_pipeline.defs.studies import walk_forward_study
+from maestro_pipeline.settings import Settings
+from maestro_pipeline.storage.reports import ReportStore
+from maestro_pipeline.storage.studies import StudyKey, StudyStore
+
+MONTHS = ["2018-01-01", "2018-02-01", "2018-03-01", "2018-04-01", "2018-05-01", "2018-06-01"]
+STUDY = "BTC/USD@1h|ema_cross"
+TINY = {"n_splits": 3, "n_trials": 12, "min_trades": 1}
+
+
+@pytest.fixture(scope="module")
+def studied(tmp_path_factory):
+    """Six months of BTC bars, one small study with its report, and the leaderboard."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
+    resources = build_resources(settings)
+    # A real on-disk instance: schedules read materialization history through its ref.
+    instance = dg.DagsterInstance.local_temp(str(tmp_path_factory.mktemp("dagster_home")))
+    for month in MONTHS:
+        key = f"{month}|BTC/USD"
+        assert dg.materialize(
+            market_data_assets, partition_key=key, resources=resources, instance=instance
+        ).success
+    study_run = dg.materialize(
+        [walk_forward_study, strategy_report],
+        partition_key=STUDY,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"walk_forward_study": {"config": TINY}}},
+    )
+    board_run = dg.materialize([leaderboard], resources=resources, instance=instance)
+    return settings, resources, instance, study_run, board_run
+
+
+def _study_rows(settings: Settings) -> dict[str, tuple]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        return {
+            table: conn.execute(
+                f"SELECT count(*), count(DISTINCT (strategy, symbol, timeframe)) FROM {table}"
+            ).fetchone()
+            for table in ("study_summary", "study_folds", "study_equity", "study_trades")
+        }
+
+
+def test_study_publishes_results_and_metadata(studied):
+    settings, _, _, run, _ = studied
+    assert run.success
+    key = StudyKey("ema_cross", "BTC/USD", "1h")
+    store = StudyStore(settings.data_dir)
+    summary = store.read_summary(key)
+    folds = store.read_frame(key, "folds")
+    equity = store.read_frame(key, "equity")
+    assert folds.height == 3
+    assert set(equity.get_column("fold").unique()) == set(folds.get_column("fold"))
+    assert equity.get_column("timestamp").is_sorted()
+    assert 0.0 <= summary["deflated_sharpe_ratio"] <= 1.0
+    assert summary["pbo"] is None or 0.0 <= summary["pbo"] <= 1.0
+    meta = run.asset_materializations_for_node("walk_forward_study")[0].metadata
+    for name in ("oos_sharpe_ratio", "deflated_sharpe_ratio", "pbo", "wf_efficiency", "folds"):
+        assert name in meta
+    assert "| fold |" in meta["folds"].value
+    checks = run.get_asset_check_evaluations()
+    assert [c.passed for c in checks] == [True]
+    progress = store.read_progress(key)
+    assert progress["status"] == "completed" and progress["run_id"] == run.run_id
+    rows = _study_rows(settings)
+    assert rows["study_summary"] == (1, 1)
+    assert rows["study_folds"] == (3, 1)
+    assert rows["study_equity"][0] == equity.height
+
+
+def test_report_has_quantstats_metrics_tearsheet_and_insights(studied):
+    settings, *_ = studied
+    key = StudyKey("ema_cross", "BTC/USD", "1h")
+    reports = ReportStore(settings.data_dir)
+    report = reports.read_json(key, "report")
+    assert report["periods_per_year"] == 365 * 24
+    sharpe = report["metrics"]["sharpe_ratio"]
+    assert sharpe["strategy"] is not None and sharpe["benchmark"] is not None
+    assert any(row["metric"].startswith("Sharpe") for row in report["quantstats_table"])
+    html = reports.path(key, "tearsheet").read_text()
+    assert "<html" in html.lower() and "<svg" in html.lower()
+    insights = reports.read_json(key, "insights")
+    assert len(insights["folds"]) == 3
+    history = insights["folds"][0]["history"]
+    assert len(history) >= TINY["n_trials"]
+    bests = [h["best_so_far"] for h in history if h["best_so_far"] is not None]
+    assert bests == sorted(bests)
+    assert (
+        set(insights["importances"]) <= {"fast", "slow", "fast_window", "slow_window"}
+        or insights["importances"]
+    )
+
+
+def test_leaderboard_ranks_published_studies(studied):
+    settings, *_, board_run = studied
+    assert board_run.success
+    board = ReportStore(settings.data_dir).read_leaderboard()
+    assert board.height == 1
+    row = board.row(0, named=True)
+    assert row["rank"] == 1 and row["study_id"] == "ema_cross.BTC-USD.1h"
+    summary = StudyStore(settings.data_dir).read_summary(StudyKey.from_study_id(row["study_id"]))
+    assert row["oos_sharpe_ratio"] == pytest.approx(summary["oos"]["sharpe_ratio"])
+
+
+def test_rerunning_a_study_replaces_its_rows(studied):
+    settings, resources, instance, *_ = studied
+    before = _study_rows(settings)
+    again = dg.materialize(
+        [walk_forward_study],
+        partition_key=STUDY,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"walk_forward_study": {"config": TINY}}},
+    )
+    assert again.success
+    assert _study_rows(settings) == before
+    store = StudyStore(settings.data_dir)
+    first = store.read_frame(StudyKey("ema_cross", "BTC/USD", "1h"), "folds")
+    assert first.height == 3
+
+
+def test_weekly_schedule_requests_studies_only_when_bars_changed(studied):
+    settings, resources, instance, *_ = studied
+    tick = datetime(2030, 1, 7, 3, 0, tzinfo=UTC)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+    first = weekly_studies_on_new_bars(context)
+    requested = [str(r.partition_key) for r in first]
+    # Every BTC study but the one already run after its bars; no ETH bars exist at all.
+    assert STUDY not in requested
+    assert requested and all(k.startswith("BTC/USD@1h|") for k in requested)
+    assert dg.materialize(
+        market_data_assets,
+        partition_key="2018-06-01|BTC/USD",
+        resources=resources,
+        instance=instance,
+    ).success
+    after = [str(r.partition_key) for r in weekly_studies_on_new_bars(context)]
+    assert STUDY in after
