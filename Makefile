@@ -1,4 +1,4 @@
-# Maestro: `make run` sets everything up, materializes the sample and serves the Dagster UI;
+# Maestro: `make run` sets everything up, materializes the sample and serves the UIs;
 # `make test` installs what the tests need and runs them all.
 
 SHELL := /bin/bash
@@ -10,10 +10,13 @@ export UV_PYTHON_DOWNLOADS := never
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 HOST ?= 127.0.0.1
 DAGSTER_PORT ?= 3000
+API_PORT ?= 8000
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run setup setup-dev dagster-home materialize dagster-dev test lint format bench clean
+.PHONY: run setup setup-dev dagster-home frontend frontend-test browser materialize serve \
+	test lint format bench clean
 
-run: setup dagster-home materialize dagster-dev ## set up, materialize the sample, serve the UI
+run: setup frontend dagster-home materialize serve ## set up, materialize the sample, serve the UIs
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -25,18 +28,33 @@ setup: $(UV) ## install the project (locked dependencies) into .venv
 setup-dev: $(UV) ## install the project and the test tools into .venv
 	$(UV) sync --frozen --extra dev
 
+frontend: ## build the chart UI into frontend/dist (from package-lock.json)
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+frontend-test: frontend ## the chart UI's unit tests
+	cd frontend && npm test
+
+browser: ## Debian's Chromium for the end-to-end tests
+	@test -x $(CHROMIUM) || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
 dagster-home:
 	mkdir -p $(DAGSTER_HOME)
 	ln -sfn $(CURDIR)/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 materialize: dagster-home ## materialize every partition of the graph: bars, studies, reports
-	$(VENV)/bin/maestro materialize
+	$(VENV)/bin/maestro materialize --job market_data_job
+	$(VENV)/bin/maestro materialize --job walk_forward_job --workers 2
+	$(VENV)/bin/maestro materialize --job leaderboard_job
 
-dagster-dev: dagster-home ## the Dagster webserver and daemon on $(HOST):$(DAGSTER_PORT)
-	@echo "Dagster UI: http://$(HOST):$(DAGSTER_PORT)"
+serve: dagster-home ## the API + chart UI and the Dagster UI (webserver and daemon)
+	@echo "Maestro UI and API: http://$(HOST):$(API_PORT)   (API docs: http://$(HOST):$(API_PORT)/docs)"
+	@echo "Dagster UI:         http://$(HOST):$(DAGSTER_PORT)"
+	$(VENV)/bin/maestro serve --host $(HOST) --port $(API_PORT) & api=$$!; \
+	trap 'kill $$api 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(HOST) -p $(DAGSTER_PORT)
 
-test: setup-dev dagster-home lint ## lint, then the whole test suite
+test: setup-dev dagster-home lint frontend-test browser ## lint, unit, pipeline, API and browser tests
 	$(VENV)/bin/pytest -q
 
 lint:
@@ -48,7 +66,7 @@ format:
 	$(VENV)/bin/ruff check --fix maestro_pipeline api tests benchmarks
 
 bench: setup-dev ## speed figures as JSON (not tests)
-	$(VENV)/bin/python benchmarks/bench_market_data.py
+	for bench in benchmarks/bench_*.py; do $(VENV)/bin/python $$bench; done
 
-clean: ## remove generated data, Dagster storage and environments
-	rm -rf data .dagster_home .venv .uv
+clean: ## remove generated data, Dagster storage, environments and builds
+	rm -rf data .dagster_home .venv .uv frontend/node_modules frontend/dist test-artifacts

@@ -8,6 +8,7 @@ convention through the parity reference in ``tests/parity``, timed in the same p
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import sys
@@ -23,6 +24,7 @@ from maestro_pipeline.engine.backtest import (
     BacktestSettings,
     evaluate_signals,
     run_backtest,
+    simulate_orders,
     simulate_signals,
 )
 from maestro_pipeline.engine.bars import resample_bars
@@ -67,10 +69,11 @@ def main() -> None:
         lambda: evaluate_signals(
             ohlcv, strategy_signals(ohlcv, strategy, grid), SETTINGS, periods=8760
         ),
-        9,
+        15,
     )
-    batch_signals = median_ms(lambda: strategy_signals(ohlcv, strategy, grid), 9)
-    batch_simulation = median_ms(lambda: simulate_signals(ohlcv, many, SETTINGS), 9)
+    batch_signals = median_ms(lambda: strategy_signals(ohlcv, strategy, grid), 15)
+    batch_simulation = median_ms(lambda: simulate_orders(ohlcv, many, SETTINGS), 15)
+    batch_portfolio = median_ms(lambda: simulate_signals(ohlcv, many, SETTINGS), 5)
     backtrader = median_ms(
         lambda: run_reference(bars, "ema_cross", params, SETTINGS.fees, SETTINGS.slippage, 1e4),
         3,
@@ -84,12 +87,16 @@ def main() -> None:
         "batch_100_params_ms": round(batch_total, 3),
         "batch_100_signals_ms": round(batch_signals, 3),
         "batch_100_simulation_ms": round(batch_simulation, 3),
+        "batch_100_vectorbt_portfolio_ms": round(batch_portfolio, 3),
         "backtrader_single_ms": round(backtrader, 1),
         "backtrader_over_single_backtest": round(backtrader / single_full, 1),
         "backtrader_over_single_evaluate": round(backtrader / single_eval, 1),
         "backtrader_over_batch_per_param_set": round(backtrader / (batch_total / len(grid)), 1),
         "vectorbt": vbt.__version__,
         "python": platform.python_version(),
+        # Shared 2-core machines: the load during the run puts the figures in context.
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(figures, indent=2))
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
-import orjson
 import pytest
 
 from maestro_pipeline.defs.market_data import market_data_assets
@@ -14,6 +13,7 @@ from maestro_pipeline.defs.reports import leaderboard, strategy_report
 from maestro_pipeline.defs.resources import build_resources
 from maestro_pipeline.defs.schedules import weekly_studies_on_new_bars
 from maestro_pipeline.defs.studies import walk_forward_study
+from maestro_pipeline.engine.registry import get_strategy
 from maestro_pipeline.settings import Settings
 from maestro_pipeline.storage.reports import ReportStore
 from maestro_pipeline.storage.studies import StudyKey, StudyStore
@@ -100,10 +100,12 @@ def test_report_has_quantstats_metrics_tearsheet_and_insights(studied):
     assert len(history) >= TINY["n_trials"]
     bests = [h["best_so_far"] for h in history if h["best_so_far"] is not None]
     assert bests == sorted(bests)
-    assert (
-        set(insights["importances"]) <= {"fast", "slow", "fast_window", "slow_window"}
-        or insights["importances"]
-    )
+    space = set(get_strategy("ema_cross").space)
+    importances = insights["importances"]
+    assert importances and set(importances) <= space
+    for fold in insights["folds"]:
+        if fold["importances"]:
+            assert sum(fold["importances"].values()) == pytest.approx(1.0)
 
 
 def test_leaderboard_ranks_published_studies(studied):
@@ -135,7 +137,7 @@ def test_rerunning_a_study_replaces_its_rows(studied):
 
 
 def test_weekly_schedule_requests_studies_only_when_bars_changed(studied):
-    settings, resources, instance, *_ = studied
+    _, resources, instance, *_ = studied
     tick = datetime(2030, 1, 7, 3, 0, tzinfo=UTC)
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
     first = weekly_studies_on_new_bars(context)

@@ -61,11 +61,13 @@ def _finite_or_none(value: float) -> float | None:
 
 @app.command("backtest")
 def backtest_command(
-    strategy_name: str = typer.Option(..., "--strategy", help="Strategy name (see `maestro strategies`)."),
+    strategy_name: str = typer.Option(
+        ..., "--strategy", help="Strategy name (see `maestro strategies`)."
+    ),
     data: Path | None = typer.Option(None, "--data", help="Parquet file of bars."),
     symbol: str | None = typer.Option(None, "--symbol", help="Symbol in the lake, e.g. BTC/USDT."),
     timeframe: str = typer.Option("1h", "--timeframe", help="Bar length: 30m, 1h, 4h, 1d..."),
-    params_json: str | None = typer.Option(None, "--params", help='JSON, e.g. \'{"fast": 10}\'.'),
+    params_json: str | None = typer.Option(None, "--params", help="JSON, e.g. '{\"fast\": 10}'."),
     fees: float = typer.Option(0.001, "--fees", help="Fee per fill, fraction of value."),
     slippage: float = typer.Option(0.0, "--slippage", help="Slippage per fill, fraction of price."),
     direction: str = typer.Option("long", "--direction", help="long, short or both."),
@@ -75,8 +77,12 @@ def backtest_command(
     take_profit: float | None = typer.Option(None, "--take-profit", help="Target, fraction."),
     trailing_stop: bool = typer.Option(False, "--trailing-stop", help="Trail the stop-loss."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    trades_out: Path | None = typer.Option(None, "--trades-out", help="Write trades (.csv/.parquet)."),
-    equity_out: Path | None = typer.Option(None, "--equity-out", help="Write equity (.csv/.parquet)."),
+    trades_out: Path | None = typer.Option(
+        None, "--trades-out", help="Write trades (.csv/.parquet)."
+    ),
+    equity_out: Path | None = typer.Option(
+        None, "--equity-out", help="Write equity (.csv/.parquet)."
+    ),
 ) -> None:
     """Backtest a strategy: signals at a bar's close fill at the next bar's open."""
     try:
@@ -109,8 +115,11 @@ def backtest_command(
         _write_frame(result.trades, trades_out)
     if equity_out is not None:
         equity = pd.DataFrame(
-            {"timestamp": result.equity.index, "equity": result.equity.to_numpy(),
-             "returns": result.returns.to_numpy()}  # fmt: skip
+            {
+                "timestamp": result.equity.index,
+                "equity": result.equity.to_numpy(),
+                "returns": result.returns.to_numpy(),
+            }
         )
         _write_frame(equity, equity_out)
 
@@ -130,7 +139,9 @@ def backtest_command(
         typer.echo(orjson.dumps(payload).decode())
         return
     params_text = ", ".join(f"{k}={v}" for k, v in result.params.items())
-    table = Table(title=f"{strategy.name} ({params_text}) on {bars.height:,} bars, {first} .. {last}")
+    table = Table(
+        title=f"{strategy.name} ({params_text}) on {bars.height:,} bars, {first} .. {last}"
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in result.metrics.items():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import typer
 from rich.progress import Progress
@@ -14,6 +16,23 @@ GRAPH_JOBS = ("market_data_job", "walk_forward_job", "leaderboard_job")
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+def _run_partition(job_name: str, key: str | None) -> tuple[str | None, bool, str]:
+    """Execute one partition of a job in this process, recorded in $DAGSTER_HOME's instance."""
+    from dagster import DagsterInstance
+
+    from maestro_pipeline.definitions import defs
+
+    with DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            partition_key=key,
+            instance=instance,
+            raise_on_error=False,
+            run_config=QUIET_LOGS,
+            tags={"maestro/launched_by": "maestro materialize"},
+        )
+    return key, result.success, result.run_id
+
+
 @app.command("materialize")
 def materialize_command(
     job: list[str] = typer.Option(
@@ -21,6 +40,7 @@ def materialize_command(
     ),
     latest: bool = typer.Option(False, help="only the latest month of market data"),
     partition: list[str] = typer.Option(None, help="partition key(s) of a single job"),
+    workers: int = typer.Option(1, min=1, help="partitions run side by side (processes)"),
 ) -> None:
     """Materialize every partition of the graph's jobs, one run each, visible in the Dagster UI.
 
@@ -34,7 +54,15 @@ def materialize_command(
     jobs = job or list(GRAPH_JOBS)
     if partition and len(jobs) != 1:
         raise typer.BadParameter("--partition needs exactly one --job", param_hint="--partition")
-    instance = DagsterInstance.get()
+    # Create the instance's databases here, before workers race to migrate them.
+    with DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
+    # Spawned workers: forking a process that already runs Dagster's threads is unsafe.
+    pool = (
+        ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        if workers > 1
+        else None
+    )
     failed: list[str] = []
     for name in jobs:
         try:
@@ -55,20 +83,20 @@ def materialize_command(
         started = time.perf_counter()
         with Progress() as progress:
             task = progress.add_task(name, total=len(keys))
-            for key in keys:
-                result = job_def.execute_in_process(
-                    partition_key=key,
-                    instance=instance,
-                    raise_on_error=False,
-                    run_config=QUIET_LOGS,
-                    tags={"maestro/launched_by": "maestro materialize"},
-                )
-                if not result.success:
+            if pool is None:
+                outcomes = (_run_partition(name, key) for key in keys)
+            else:
+                futures = [pool.submit(_run_partition, name, key) for key in keys]
+                outcomes = (future.result() for future in as_completed(futures))
+            for key, success, run_id in outcomes:
+                if not success:
                     failed.append(f"{name} {key or ''}".strip())
-                    progress.console.print(f"[red]failed[/red] {name} {key} (run {result.run_id})")
+                    progress.console.print(f"[red]failed[/red] {name} {key} (run {run_id})")
                 progress.advance(task)
         done = len(keys) - sum(f.startswith(name) for f in failed)
         elapsed = time.perf_counter() - started
         typer.echo(f"{name}: {done}/{len(keys)} partitions in {elapsed:.1f} s")
+    if pool is not None:
+        pool.shutdown()
     if failed:
         raise typer.Exit(1)

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -189,18 +190,27 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
 
 def _print_report(payload: dict) -> None:
     console = Console()
-    table = Table(title=f"{payload['strategy']} walk-forward on {payload['source']}")
-    for name in ("fold", "out-of-sample", "best params", "IS value", "OOS Sharpe", "OOS return",
-                 "trades", "WFE", "trials c/p/i"):  # fmt: skip
-        table.add_column(name)
+    names = list(payload["param_stability"])
+    table = Table(
+        title=f"{payload['strategy']} walk-forward on {payload['source']}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    # Short headers fit 80 columns: OOS figures but for IS (the in-sample objective); c/p/i =
+    # complete, pruned and infeasible trials.
+    headers = ("#", "OOS from", " ".join(names), "IS", "Sharpe", "return", "trades",
+               "WFE", "c/p/i")  # fmt: skip
+    for name in headers:
+        table.add_column(name, no_wrap=True)
     for row in payload["folds"]:
         table.add_row(
             str(row["fold"]),
-            f"{row['oos_start'][:16]} .. {row['oos_end'][:16]}",
-            ", ".join(f"{k}={v}" for k, v in row["best_params"].items()),
-            _fmt(row["best_value"]),
+            row["oos_start"][:10],
+            " ".join(str(row["best_params"].get(name, "-")) for name in names),
+            _fmt(row["best_value"], ".2f"),
             _fmt(row["oos_sharpe_ratio"], ".2f"),
-            _fmt(row["oos_total_return"], ".2%"),
+            _fmt(row["oos_total_return"], ".1%"),
             str(int(row["oos_trade_count"])),
             _fmt(row["wf_efficiency"], ".2f"),
             f"{row['n_complete']}/{row['n_pruned']}/{row['n_infeasible']}",

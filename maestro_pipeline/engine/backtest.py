@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import vectorbt as vbt
+from numba import njit
+from vectorbt.portfolio import enums as vbt_enums
 from vectorbt.portfolio import nb as vbt_portfolio_nb
 from vectorbt.records import nb as vbt_records_nb
 
@@ -79,6 +81,11 @@ class BacktestSettings:
         if self.direction not in ("long", "short", "both"):
             raise SettingsError(
                 "direction", f"must be one of long, short, both; got {self.direction!r}"
+            )
+        if self.direction == "both" and self.size_fraction < 1.0:
+            # vectorbt cannot reverse a position sized as a percentage of cash.
+            raise SettingsError(
+                "size_fraction", "must be 1 when direction is 'both' (reversals are all-in)"
             )
         if self.trailing_stop and self.stop_loss is None:
             raise SettingsError("trailing_stop", "needs stop_loss (the trailing distance)")
@@ -165,6 +172,15 @@ def _order_arguments(
     return kwargs
 
 
+@dataclass(frozen=True)
+class SimulationArrays:
+    """Equity and round trips of a simulation as plain arrays (rows = bars, cols = sets)."""
+
+    values: np.ndarray
+    positions: np.ndarray
+    init_cash: float
+
+
 def simulate_signals(
     bars: pl.DataFrame | OHLCV,
     signals: Signals,
@@ -185,10 +201,88 @@ def simulate_signals(
     return vbt.Portfolio.from_signals(kwargs.pop("close"), **kwargs)
 
 
+# vectorbt's from-signals kernel, compiled with only the arguments a simulation sets: the
+# arguments left out keep vectorbt's defaults as compile-time constants, which makes the
+# per-bar loop ~25 % faster than passing every argument. Compiled (and cached on disk) as
+# small wrappers, the kernel starts in milliseconds instead of being recompiled in every
+# process, and Python calls them with positional arrays only, numba's fast dispatch path.
+# numba does not track vectorbt's source: after upgrading vectorbt, clear __pycache__.
+
+
+@njit(cache=True)
+def _simulate_one_side(
+    target_shape, group_lens, init_cash, call_seq, entries, exits, direction, size, price,
+    size_type, fees, slippage, close, max_orders,
+):  # fmt: skip
+    """Long-only or short-only, no stops."""
+    return vbt_portfolio_nb.simulate_from_signals_nb(
+        target_shape, group_lens, init_cash, call_seq, entries=entries, exits=exits,
+        direction=direction, size=size, price=price, size_type=size_type, fees=fees,
+        slippage=slippage, close=close, use_stops=False, max_orders=max_orders, flex_2d=True,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _simulate_both_sides(
+    target_shape, group_lens, init_cash, call_seq, long_entries, long_exits, short_entries,
+    short_exits, size, price, size_type, fees, slippage, close, max_orders,
+):  # fmt: skip
+    """Long and short signals, no stops."""
+    return vbt_portfolio_nb.simulate_from_signals_nb(
+        target_shape, group_lens, init_cash, call_seq, long_entries=long_entries,
+        long_exits=long_exits, short_entries=short_entries, short_exits=short_exits,
+        size=size, price=price, size_type=size_type, fees=fees, slippage=slippage,
+        close=close, use_stops=False, max_orders=max_orders, flex_2d=True,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _simulate_with_stops(
+    target_shape, group_lens, init_cash, call_seq, entries, exits, direction, long_entries,
+    long_exits, short_entries, short_exits, size, price, size_type, fees, slippage, open_,
+    high, low, close, sl_stop, sl_trail, tp_stop, stop_entry_price, max_orders,
+):  # fmt: skip
+    """Any direction with stop-loss / take-profit checked on each bar's open, high, low."""
+    return vbt_portfolio_nb.simulate_from_signals_nb(
+        target_shape, group_lens, init_cash, call_seq, entries=entries, exits=exits,
+        direction=direction, long_entries=long_entries, long_exits=long_exits,
+        short_entries=short_entries, short_exits=short_exits, size=size, price=price,
+        size_type=size_type, fees=fees, slippage=slippage, open=open_, high=high, low=low,
+        close=close, sl_stop=sl_stop, sl_trail=sl_trail, tp_stop=tp_stop,
+        stop_entry_price=stop_entry_price, use_stops=True, max_orders=max_orders,
+        flex_2d=True,
+    )  # fmt: skip
+
+
+_FALSE = np.asarray(False)
+_NAN = np.asarray(np.nan)
+# Defaults of vectorbt's kernel for the arguments a simulation may leave unset.
+_KERNEL_DEFAULTS = {
+    "entries": _FALSE,
+    "exits": _FALSE,
+    "direction": np.asarray(vbt_enums.Direction.LongOnly),
+    "long_entries": _FALSE,
+    "long_exits": _FALSE,
+    "short_entries": _FALSE,
+    "short_exits": _FALSE,
+    "size": np.asarray(np.inf),
+    "size_type": np.asarray(vbt_enums.SizeType.Amount),
+    "open": _NAN,
+    "high": _NAN,
+    "low": _NAN,
+    "sl_stop": _NAN,
+    "sl_trail": _FALSE,
+    "tp_stop": _NAN,
+    "stop_entry_price": np.asarray(vbt_enums.StopEntryPrice.Close),
+}
+
 _ENUM_ARGUMENTS = {
-    "direction": {"longonly": 0, "shortonly": 1},
-    "size_type": {"percent": 2},
-    "stop_entry_price": {"fillprice": 2},
+    "direction": {
+        "longonly": vbt_enums.Direction.LongOnly,
+        "shortonly": vbt_enums.Direction.ShortOnly,
+    },
+    "size_type": {"percent": vbt_enums.SizeType.Percent},
+    "stop_entry_price": {"fillprice": vbt_enums.StopEntryPrice.FillPrice},
 }
 
 
@@ -220,28 +314,31 @@ def simulate_orders(
         if name in kwargs:
             kwargs[name] = codes[kwargs[name]]
     use_stops = "sl_stop" in kwargs or "tp_stop" in kwargs
-    arrays = {name: np.asarray(value) for name, value in kwargs.items()}
-    orders, _ = vbt_portfolio_nb.simulate_from_signals_nb(
+    arg = {**_KERNEL_DEFAULTS, **{name: np.asarray(value) for name, value in kwargs.items()}}
+    head = (
         shape,
-        np.ones(shape[1], dtype=np.int64),
+        np.ones(shape[1], dtype=np.int64),  # one column per group: no shared cash
         np.full(shape[1], float(init_cash)),
-        np.zeros(shape, dtype=np.int64),
-        close=close,
-        use_stops=use_stops,
-        max_orders=max_orders,
-        flex_2d=True,
-        **arrays,
+        np.zeros(shape, dtype=np.int64),  # call sequence, unused without cash sharing
     )
+    costs = (arg["size"], arg["price"], arg["size_type"], arg["fees"], arg["slippage"])
+    if use_stops:
+        orders, _ = _simulate_with_stops(
+            *head, arg["entries"], arg["exits"], arg["direction"], arg["long_entries"],
+            arg["long_exits"], arg["short_entries"], arg["short_exits"], *costs, arg["open"],
+            arg["high"], arg["low"], close, arg["sl_stop"], arg["sl_trail"], arg["tp_stop"],
+            arg["stop_entry_price"], max_orders,
+        )  # fmt: skip
+    elif "long_entries" in kwargs:
+        orders, _ = _simulate_both_sides(
+            *head, arg["long_entries"], arg["long_exits"], arg["short_entries"],
+            arg["short_exits"], *costs, close, max_orders,
+        )  # fmt: skip
+    else:
+        orders, _ = _simulate_one_side(
+            *head, arg["entries"], arg["exits"], arg["direction"], *costs, close, max_orders
+        )
     return _arrays_from_orders(orders, np.broadcast_to(close, shape), float(init_cash))
-
-
-@dataclass(frozen=True)
-class SimulationArrays:
-    """Equity and round trips of a simulation as plain arrays (rows = bars, cols = sets)."""
-
-    values: np.ndarray
-    positions: np.ndarray
-    init_cash: float
 
 
 def simulation_arrays(portfolio: vbt.Portfolio) -> SimulationArrays:
@@ -264,7 +361,7 @@ def _arrays_from_orders(
     shape = close.shape
     col_map = vbt_records_nb.col_map_nb(orders["col"], shape[1])
     assets = vbt_portfolio_nb.assets_nb(
-        vbt_portfolio_nb.asset_flow_nb(shape, orders, col_map, 2)  # 2: Direction.Both
+        vbt_portfolio_nb.asset_flow_nb(shape, orders, col_map, vbt_enums.Direction.Both)
     )
     cash = vbt_portfolio_nb.cash_nb(
         vbt_portfolio_nb.cash_flow_nb(shape, orders, col_map, False),
@@ -284,7 +381,7 @@ def portfolio_metrics(portfolio: vbt.Portfolio, periods: float) -> pd.DataFrame:
     return _metrics_table(arrays, periods)
 
 
-def _metrics_table(arrays: SimulationArrays, periods: float) -> pd.DataFrame:
+def _metric_arrays(arrays: SimulationArrays, periods: float) -> dict[str, np.ndarray]:
     n_bars, n_cols = arrays.values.shape
     records = arrays.positions
     table = return_metrics(arrays.values, arrays.init_cash, periods)
@@ -293,13 +390,18 @@ def _metrics_table(arrays: SimulationArrays, periods: float) -> pd.DataFrame:
             records["col"],
             records["entry_idx"],
             records["exit_idx"],
-            records["status"] == 0,  # vectorbt's TradeStatus.Open
+            records["status"] == vbt_enums.TradeStatus.Open,
             records["pnl"],
             records["return"],
             n_cols,
             n_bars,
         )
     )
+    return table
+
+
+def _metrics_table(arrays: SimulationArrays, periods: float) -> pd.DataFrame:
+    table = _metric_arrays(arrays, periods)
     return pd.DataFrame({name: table[name] for name in METRIC_NAMES})
 
 
@@ -351,11 +453,16 @@ TRADE_COLUMNS = (
 )
 
 
+_SIDES = ("long", "short")  # vectorbt's TradeDirection codes 0 and 1
+_STATUSES = ("open", "closed")  # vectorbt's TradeStatus codes 0 and 1
+
+
 def _trade_table(records: np.ndarray, times: pd.DatetimeIndex) -> pd.DataFrame:
-    is_open = records["status"] == 0
+    is_open = records["status"] == vbt_enums.TradeStatus.Open
     return pd.DataFrame(
         {
-            "side": np.where(records["direction"] == 0, "long", "short"),
+            # Categoricals from vectorbt's codes: pandas 3 builds string columns slowly.
+            "side": pd.Categorical.from_codes(records["direction"], _SIDES),
             "entry_time": times[records["entry_idx"]],
             "entry_price": records["entry_price"],
             "exit_time": times[records["exit_idx"]].where(~is_open),
@@ -364,7 +471,7 @@ def _trade_table(records: np.ndarray, times: pd.DatetimeIndex) -> pd.DataFrame:
             "fees": records["entry_fees"] + records["exit_fees"],
             "pnl": records["pnl"],
             "return": records["return"],
-            "status": np.where(is_open, "open", "closed"),
+            "status": pd.Categorical.from_codes(records["status"], _STATUSES),
         },
         columns=list(TRADE_COLUMNS),
     )
@@ -389,7 +496,7 @@ def run_backtest(
     signals = strategy_signals(ohlcv, strategy, [params or {}])
     periods = periods_per_year(infer_bar_ms(ohlcv.timestamp))
     arrays = simulate_orders(ohlcv, signals, settings, start, stop)
-    metrics_row = _metrics_table(arrays, periods).iloc[0]
+    metric_arrays = _metric_arrays(arrays, periods)
     stop = len(ohlcv) if stop is None else stop
     times = pd.to_datetime(ohlcv.timestamp[start:stop], unit="ms", utc=True)
     values = floor_at_ruin(arrays.values[:, 0])
@@ -401,7 +508,7 @@ def run_backtest(
         strategy=strategy.name,
         params=signals.params[0],
         settings=settings,
-        metrics={name: float(metrics_row[name]) for name in METRIC_NAMES},
+        metrics={name: float(metric_arrays[name][0]) for name in METRIC_NAMES},
         trades=_trade_table(arrays.positions, times),
         equity=equity,
         returns=returns,

@@ -50,8 +50,10 @@ def floor_at_ruin(values: np.ndarray) -> np.ndarray:
     it, so the curve ends there (a -100 % return) instead of going negative.
     """
     values = np.asarray(values, dtype=np.float64)
-    ruined = np.maximum.accumulate(values <= 0.0, axis=0)
-    return np.where(ruined, 0.0, values)
+    at_or_below_zero = values <= 0.0
+    if not at_or_below_zero.any():  # the usual case: nothing to floor, no copy
+        return values
+    return np.where(np.maximum.accumulate(at_or_below_zero, axis=0), 0.0, values)
 
 
 def returns_from_values(values: np.ndarray, init_cash: float) -> np.ndarray:
@@ -60,13 +62,16 @@ def returns_from_values(values: np.ndarray, init_cash: float) -> np.ndarray:
     Expects a curve passed through ``floor_at_ruin``: after ruin the returns are 0.
     """
     values = np.asarray(values, dtype=np.float64)
-    previous = np.empty_like(values)
-    previous[0] = init_cash
-    previous[1:] = values[:-1]
-    returns = np.zeros_like(values)
-    np.divide(values, previous, out=returns, where=previous > 0)
-    returns -= 1.0
-    returns[previous <= 0] = 0.0
+    returns = np.empty_like(values)
+    returns[0] = values[0] / init_cash - 1.0
+    previous = values[:-1]
+    if (previous > 0.0).all():
+        np.divide(values[1:], previous, out=returns[1:])
+        returns[1:] -= 1.0
+        return returns
+    later = np.zeros_like(previous)
+    np.divide(values[1:], previous, out=later, where=previous > 0.0)
+    returns[1:] = np.where(previous > 0.0, later - 1.0, 0.0)
     return returns
 
 
@@ -90,7 +95,8 @@ def return_metrics(values: np.ndarray, init_cash: float, periods: float) -> dict
     downside = np.sqrt((np.minimum(returns, 0.0) ** 2).sum(axis=0) / n)
     annual = np.sqrt(periods)
     growth = np.maximum(1.0 + total_return, 0.0)
-    cagr = growth ** (periods / n) - 1.0
+    with np.errstate(over="ignore"):  # a few bars of big gains annualize to inf, as in QS
+        cagr = growth ** (periods / n) - 1.0
     # The starting cash is the first peak (QuantStats' phantom baseline bar).
     peaks = np.maximum(np.maximum.accumulate(values, axis=0), init_cash)
     max_drawdown = np.minimum((values / peaks).min(axis=0) - 1.0, 0.0)

@@ -259,6 +259,7 @@ def strategy_signals(
     bars: pl.DataFrame | OHLCV,
     strategy: Strategy,
     params_list: Iterable[Mapping[str, Any]],
+    cache: IndicatorCache | None = None,
 ) -> Signals:
     """Signals of many parameter sets over the full history, one column per set.
 
@@ -266,15 +267,20 @@ def strategy_signals(
     columns sliced to that window, warm-up included: compute once, simulate many windows.
     Each parameter set is validated first. On a bar where an entry and an exit of the same
     side coincide, the exit is dropped so the two never conflict.
+
+    Pass the same ``cache`` (``IndicatorCache(OHLCV.from_bars(bars))``) to successive calls
+    on the same bars, e.g. successive trial batches of one study, to reuse indicators.
     """
     ohlcv = OHLCV.from_bars(bars)
+    if cache is not None and cache.bars is not ohlcv:
+        raise ValueError("the indicator cache belongs to other bars: pass the same OHLCV")
     checked = [strategy.validate(p) for p in params_list]
     if not checked:
         raise ValueError("params_list is empty: give at least one parameter set")
     n = len(ohlcv)
     shape = (n, len(checked))
     out = [np.zeros(shape, dtype=np.bool_) for _ in range(4)]
-    cache = IndicatorCache(ohlcv)
+    cache = cache or IndicatorCache(ohlcv)
     for j, params in enumerate(checked):
         result = strategy.signal_function(cache, params)
         le, lx, se, sx = (

@@ -109,11 +109,25 @@ def test_a_window_of_full_history_signals_equals_a_backtest_of_that_window(btc_1
         ({"stop_loss": 1.5}, "stop_loss"),
         ({"trailing_stop": True}, "trailing_stop"),
         ({"init_cash": 0.0}, "init_cash"),
+        ({"direction": "both", "size_fraction": 0.5}, "size_fraction"),
     ],
 )
 def test_bad_settings_name_the_setting(kwargs, setting) -> None:
     with pytest.raises(SettingsError, match=f"'{setting}'"):
         BacktestSettings(**kwargs)
+
+
+@pytest.mark.parametrize("direction", ["long", "short"])
+def test_partial_sizing_halves_exposure_to_each_move(btc_1h, direction) -> None:
+    strategy = get_strategy("supertrend")
+    full = run_backtest(btc_1h, strategy, {}, BacktestSettings(direction=direction))
+    half = run_backtest(
+        btc_1h, strategy, {}, BacktestSettings(direction=direction, size_fraction=0.5)
+    )
+    assert half.metrics["trade_count"] == full.metrics["trade_count"]
+    first_full, first_half = full.trades.iloc[0], half.trades.iloc[0]
+    assert first_half["size"] == pytest.approx(first_full["size"] / 2, rel=1e-9)
+    assert half.metrics["volatility"] < full.metrics["volatility"]
 
 
 def test_window_outside_the_bars_is_refused(btc_1h) -> None:

@@ -77,7 +77,10 @@ def test_backtest_table_is_readable(one_year_file) -> None:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        (["--strategy", "ema_cross", "--params", '{"fast": 50, "slow": 20}'], "'fast' must be less"),
+        (
+            ["--strategy", "ema_cross", "--params", '{"fast": 50, "slow": 20}'],
+            "'fast' must be less",
+        ),
         (["--strategy", "ema_cross", "--params", '{"fast": "x"}'], "'fast' must be an integer"),
         (["--strategy", "rsi", "--params", '{"window": 500}'], "'window' must be within"),
         (["--strategy", "rsi", "--params", '{"speed": 3}'], "'speed' is not a parameter"),
@@ -97,8 +100,18 @@ def test_bad_input_is_named_without_traceback(one_year_file, extra, expected) ->
 
 def test_module_entry_point_runs_as_a_process() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "maestro_pipeline.cli", "backtest", "--strategy", "macd",
-         "--data", str(SAMPLE), "--params", '{"fast": 30, "slow": 10}'],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "maestro_pipeline.cli",
+            "backtest",
+            "--strategy",
+            "macd",
+            "--data",
+            str(SAMPLE),
+            "--params",
+            '{"fast": 30, "slow": 10}',
+        ],
         capture_output=True,
         text=True,
         timeout=120,

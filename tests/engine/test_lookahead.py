@@ -64,7 +64,9 @@ def test_the_check_catches_a_centered_indicator(btc_1h) -> None:
     def peeking_entries(ohlcv: OHLCV) -> np.ndarray:
         # "Buy if price will rise within a day": the best close of the next 24 bars.
         close = ohlcv.close
-        best_ahead = np.array([close[t + 1 : t + 25].max(initial=-np.inf) for t in range(len(close))])
+        best_ahead = np.array(
+            [close[t + 1 : t + 25].max(initial=-np.inf) for t in range(len(close))]
+        )
         return best_ahead > close
 
     full, partial = peeking_entries(bars), peeking_entries(bars.slice(300))

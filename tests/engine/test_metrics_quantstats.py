@@ -6,9 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import quantstats as qs
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from maestro_pipeline.engine.backtest import BacktestSettings, run_backtest
-from maestro_pipeline.engine.metrics import periods_per_year, return_metrics
+from maestro_pipeline.engine.metrics import (
+    floor_at_ruin,
+    periods_per_year,
+    return_metrics,
+    returns_from_values,
+)
 from maestro_pipeline.engine.registry import get_strategy
 
 HOURLY = 8760
@@ -73,3 +81,34 @@ def test_random_curves_match_quantstats_column_by_column() -> None:
         expected = _quantstats_metrics(pd.Series(returns[:, j], index=index), 365.0)
         for metric, value in expected.items():
             assert ours[metric][j] == pytest.approx(value, rel=TOLERANCE, abs=TOLERANCE), metric
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@settings(max_examples=60, deadline=None)
+@given(
+    returns=hnp.arrays(
+        np.float64,
+        st.integers(min_value=5, max_value=400),
+        elements=st.floats(min_value=-0.2, max_value=0.2, allow_nan=False, width=64),
+    ),
+    periods=st.sampled_from([365.0, 2190.0, 8760.0, 17520.0]),
+)
+def test_any_return_series_matches_quantstats(returns, periods) -> None:
+    # Where QuantStats divides by zero (no dispersion, no losing bar) Maestro reports 0.
+    assume(returns.std(ddof=1) > 1e-6 and (returns < -1e-6).any())
+    values = 50.0 * np.cumprod(1.0 + returns)
+    ours = return_metrics(values, 50.0, periods)
+    index = pd.date_range("2021-01-01", periods=len(returns), freq="h")
+    expected = _quantstats_metrics(pd.Series(returns, index=index), periods)
+    for metric, value in expected.items():
+        assert ours[metric][0] == pytest.approx(value, rel=TOLERANCE, abs=TOLERANCE), metric
+
+
+def test_ruin_is_final_and_costs_everything() -> None:
+    values = np.array([[100.0], [50.0], [-10.0], [20.0]])
+    floored = floor_at_ruin(values)
+    np.testing.assert_array_equal(floored[:, 0], [100.0, 50.0, 0.0, 0.0])
+    np.testing.assert_array_equal(returns_from_values(floored, 100.0)[:, 0], [0.0, -0.5, -1.0, 0.0])
+    metrics = return_metrics(values, 100.0, 365.0)
+    assert metrics["total_return"][0] == -1.0
+    assert metrics["max_drawdown"][0] == -1.0

@@ -24,9 +24,13 @@ Indicator definitions match Maestro's:
 * Crossings are tested as ``a[0] > b[0] and a[-1] <= b[-1]``, not with ``bt.ind.CrossOver``,
   which remembers the last non-zero difference and so differs on exact ties.
 
-Remaining differences: the per-bar equity is read from ``broker.getvalue()`` at each bar's
-close; vectorbt and Backtrader round fills and commissions in a different order (relative
-~1e-12). The reference covers long-only trading, the seed engine's mode.
+Remaining differences, measured on the samples: equity curves agree to ~1e-9 relative.
+That gap is ``_CASH_SAFETY``: the reference buys a billionth less than all cash, because
+Backtrader rejects an order whose cost exceeds the cash by a rounding error, where vectorbt
+sizes the order from the cash itself. The per-bar equity is ``broker.getvalue()`` at each
+close, Maestro's is vectorbt's value at the close. The reference covers long-only trading,
+the seed engine's mode; Maestro's short side reuses the same simulator with mirrored
+signals.
 """
 
 from __future__ import annotations

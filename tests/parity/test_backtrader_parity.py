@@ -45,7 +45,9 @@ def test_vectorbt_matches_backtrader(hourly_samples, symbol, name, params) -> No
         bars, strategy, checked, BacktestSettings(fees=FEES, slippage=SLIPPAGE, init_cash=INIT_CASH)
     )
     reference = run_reference(bars, name, checked, FEES, SLIPPAGE, INIT_CASH)
-    theirs = {k: float(v[0]) for k, v in return_metrics(reference.values, INIT_CASH, HOURLY).items()}
+    theirs = {
+        k: float(v[0]) for k, v in return_metrics(reference.values, INIT_CASH, HOURLY).items()
+    }
 
     assert reference.trade_count >= 10, "parity on a handful of trades proves little"
     assert _within(ours.metrics["trade_count"], reference.trade_count, SEED_TOLERANCE)

@@ -1,0 +1,82 @@
+"""What every request reads from: settings, the lake, published studies and reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.config import ApiConfig
+from api.errors import FieldError, NotMaterialized
+from maestro_pipeline.engine.registry import get_strategy, strategy_names
+from maestro_pipeline.settings import Settings
+from maestro_pipeline.storage.lake import Lake
+from maestro_pipeline.storage.reports import ReportStore
+from maestro_pipeline.storage.studies import StudyKey, StudyStore
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """Read-only handles on the pipeline's published outputs."""
+
+    settings: Settings
+    config: ApiConfig
+
+    @cached_property
+    def lake(self) -> Lake:
+        return self.settings.lake
+
+    @cached_property
+    def studies(self) -> StudyStore:
+        return StudyStore(self.settings.data_dir)
+
+    @cached_property
+    def reports(self) -> ReportStore:
+        return ReportStore(self.settings.data_dir)
+
+    @property
+    def exchange(self) -> str:
+        return self.settings.lake_exchange
+
+    def study_key(self, study_id: str, location: str = "path", name: str = "tid") -> StudyKey:
+        """The study named by ``study_id``; 422 if malformed, 404 if the strategy is unknown."""
+        try:
+            key = StudyKey.from_study_id(study_id)
+        except ValueError as exc:
+            raise FieldError(422, location, name, str(exc)) from None
+        try:
+            get_strategy(key.strategy)
+        except KeyError:
+            raise FieldError(
+                404,
+                location,
+                name,
+                f"unknown strategy {key.strategy!r} in study id {study_id!r}; "
+                f"known strategies: {', '.join(strategy_names())}",
+            ) from None
+        return key
+
+    def study_hint(self, key: StudyKey) -> str:
+        """How to produce a study: the Dagster partition to materialize."""
+        partition = f"{key.symbol}@{key.timeframe}|{key.strategy}"
+        return (
+            f"materialize walk_forward_study partition {partition!r} in Dagster "
+            f"(or POST /api/v2/optimization)"
+        )
+
+    def report_missing(self, key: StudyKey, what: str) -> NotMaterialized:
+        partition = f"{key.symbol}@{key.timeframe}|{key.strategy}"
+        return NotMaterialized(
+            f"{what} of study {key.study_id!r}",
+            f"materialize strategy_report partition {partition!r} (walk_forward_job) in Dagster",
+        )
+
+
+async def get_context(request: Request) -> ApiContext:
+    """The app's context (async: a sync dependency would cost a thread hop per request)."""
+    return request.app.state.context
+
+
+Context = Annotated[ApiContext, Depends(get_context)]

@@ -1,0 +1,329 @@
+"""Response and request bodies (pydantic); their docstrings are the OpenAPI descriptions.
+
+Time series (bars, equity) are columnar: parallel arrays with ``timestamp`` in epoch
+milliseconds UTC, which charts consume directly and which serialize fastest. Single instants
+(fold windows, trades) are ISO 8601 UTC datetimes. Non-finite numbers are ``null``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from maestro_pipeline.engine.registry import strategy_names
+
+Number = float | None
+
+
+# Documented shapes of path parameters (the handlers validate with the storage layer's parsers
+# and answer with messages naming the field; these patterns let clients and fuzzers know).
+SYMBOL_PATTERN = (
+    r"^[A-Za-z0-9]{1,20}(/[A-Za-z0-9]{1,20}(:[A-Za-z0-9]{1,20})?"
+    r"|-[A-Za-z0-9]{1,20}(_[A-Za-z0-9]{1,20})?)$"
+)
+SYMBOL_SLUG_PATTERN = r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}(_[A-Za-z0-9]{1,20})?$"
+TIMEFRAME_PATTERN = r"^[1-9][0-9]{0,4}[mhdw]$"
+STUDY_ID_PATTERN = (
+    r"^[A-Za-z0-9_]*[A-Za-z0-9][A-Za-z0-9_]*\."
+    r"[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}(_[A-Za-z0-9]{1,20})?\.[1-9][0-9]{0,4}[mhdw]$"
+)
+
+
+class Health(BaseModel):
+    """Liveness and what the API can see."""
+
+    status: Literal["ok"] = "ok"
+    data_dir: str
+    lake_exchange: str
+    symbols: list[str] = Field(description="symbols with bars in the lake")
+    timeframes: list[str] = Field(description="configured bar timeframes")
+    studies_published: int
+    leaderboard: bool = Field(description="whether the leaderboard is materialized")
+
+
+class ParameterSpace(BaseModel):
+    """Search space of one strategy parameter."""
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+
+class StrategyInfo(BaseModel):
+    """A strategy of the catalog: its rule, default parameters and search space."""
+
+    name: str
+    description: str
+    defaults: dict[str, Any]
+    space: dict[str, ParameterSpace]
+    constraints: list[str] = Field(default_factory=list)
+
+
+class Progress(BaseModel):
+    """Live state of a study run, as the study asset writes it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    study_id: str
+    status: Literal["pending", "running", "completed", "failed"]
+    run_id: str | None = None
+    fold: int | None = None
+    n_folds: int | None = None
+    trials_done: int | None = None
+    n_trials: int | None = None
+    best_value: Number = None
+    error: str | None = None
+    updated_at: datetime | None = None
+
+
+class OosMetrics(BaseModel):
+    """Stitched out-of-sample metrics (every fold's OOS window chained into one curve)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    sharpe_ratio: Number = None
+    sortino_ratio: Number = None
+    calmar_ratio: Number = None
+    total_return: Number = None
+    cagr: Number = None
+    volatility: Number = None
+    max_drawdown: Number = None
+    trade_count: Number = None
+    win_rate: Number = None
+    profit_factor: Number = None
+    exposure: Number = None
+
+
+class StudySummary(BaseModel):
+    """One study in the list: headline OOS figures, overfitting statistics and status."""
+
+    study_id: str
+    strategy: str
+    symbol: str
+    timeframe: str
+    status: Literal["pending", "running", "completed", "failed"]
+    published: bool = Field(description="whether results are published")
+    version: str | None = None
+    oos: OosMetrics | None = None
+    deflated_sharpe_ratio: Number = None
+    pbo: Number = Field(default=None, description="probability of backtest overfitting (CSCV)")
+    wf_efficiency: Number = Field(default=None, description="median walk-forward efficiency")
+    n_folds: int | None = None
+    n_trials_total: int | None = None
+    oos_start: datetime | None = None
+    oos_end: datetime | None = None
+    progress: Progress | None = None
+
+
+class StudyList(BaseModel):
+    """Every published or running study."""
+
+    count: int
+    studies: list[StudySummary]
+
+
+class FoldMetrics(BaseModel):
+    """Metrics of one window (in-sample or out-of-sample) of a fold."""
+
+    model_config = ConfigDict(extra="allow")
+
+    sharpe_ratio: Number = None
+    sortino_ratio: Number = None
+    calmar_ratio: Number = None
+    total_return: Number = None
+    cagr: Number = None
+    max_drawdown: Number = None
+    trade_count: Number = None
+    win_rate: Number = None
+    exposure: Number = None
+
+
+class Fold(BaseModel):
+    """One walk-forward fold: windows, the parameters chosen in-sample, IS and OOS metrics."""
+
+    fold: int
+    is_start: datetime
+    is_end: datetime
+    oos_start: datetime
+    oos_end: datetime
+    is_bars: int
+    oos_bars: int
+    best_params: dict[str, Any]
+    best_value: Number = None
+    best_trial: int | None = None
+    wf_efficiency: Number = None
+    is_metrics: FoldMetrics
+    oos_metrics: FoldMetrics
+    trials: dict[str, int] = Field(description="trial counts by state")
+
+
+class StudyDetail(StudySummary):
+    """A published study: summary, per-fold results and overfitting diagnostics."""
+
+    folds: list[Fold]
+    param_stability: dict[str, Any] = Field(default_factory=dict)
+    deflated_sharpe: dict[str, Any] | None = None
+    pbo_details: dict[str, Any] | None = None
+    timings: dict[str, Any] | None = None
+
+
+class LegacyTrade(BaseModel):
+    """One fill marker of the old stack's ``BuySell`` observer."""
+
+    datetime: datetime
+    type: Literal["buy", "sell"]
+    price: float
+    size: float
+
+
+class LegacyStudy(BaseModel):
+    """The old stack's result shape (``?schema=v1``) for older clients."""
+
+    id: str
+    strategy: str
+    symbol: str
+    timeframe: str
+    params: dict[str, Any] = Field(description="parameters chosen on the last fold")
+    analyzers: dict[str, dict[str, Number]] = Field(description='{"PyFolio": {...}}')
+    observers: dict[str, list[LegacyTrade]] = Field(description='{"BuySell": [...]}')
+
+
+class Bars(BaseModel):
+    """OHLCV bars of one symbol and timeframe, columnar, oldest first."""
+
+    symbol: str
+    timeframe: str
+    exchange: str
+    count: int
+    truncated: bool = Field(description="true when `limit` cut older bars of the range")
+    timestamp: list[int] = Field(description="bar open time, epoch milliseconds UTC")
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    volume: list[float]
+
+
+class Equity(BaseModel):
+    """The stitched out-of-sample equity curve, columnar."""
+
+    study_id: str
+    count: int
+    timestamp: list[int] = Field(description="epoch milliseconds UTC")
+    equity: list[Number]
+    returns: list[Number]
+    drawdown: list[Number]
+    fold: list[int]
+
+
+class Trade(BaseModel):
+    """One out-of-sample trade (money in the stitched curve's currency)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    fold: int
+    side: Literal["long", "short"]
+    entry_time: datetime
+    exit_time: datetime | None = None
+    entry_price: float
+    exit_price: Number = None
+    size: float
+    fees: float
+    pnl: Number = None
+    return_: Number = Field(default=None, alias="return")
+    status: Literal["open", "closed"]
+
+
+class Trades(BaseModel):
+    """Every out-of-sample trade of a study, in time order."""
+
+    study_id: str
+    count: int
+    trades: list[Trade]
+
+
+class Insights(BaseModel):
+    """Optuna optimization history and parameter importances, per fold and overall."""
+
+    model_config = ConfigDict(extra="allow")
+
+    study_id: str
+    folds: list[dict[str, Any]]
+    importances: dict[str, float]
+    evaluator: str | None = None
+
+
+class ReportMetrics(BaseModel):
+    """QuantStats metrics of the study's OOS returns against buy-and-hold."""
+
+    model_config = ConfigDict(extra="allow")
+
+    study_id: str
+    metrics: dict[str, dict[str, Number]]
+    quantstats_table: list[dict[str, str]] = Field(default_factory=list)
+
+
+class LeaderboardRow(BaseModel):
+    """A study's rank by out-of-sample Sharpe ratio."""
+
+    rank: int
+    study_id: str
+    strategy: str
+    symbol: str
+    timeframe: str
+    oos_sharpe_ratio: Number = None
+    oos_sortino_ratio: Number = None
+    oos_max_drawdown: Number = None
+    oos_cagr: Number = None
+    oos_total_return: Number = None
+    oos_trade_count: int | None = None
+    deflated_sharpe_ratio: Number = None
+    pbo: Number = None
+    wf_efficiency: Number = None
+    updated_at: datetime | None = None
+
+
+class Leaderboard(BaseModel):
+    """Studies ranked by out-of-sample Sharpe ratio."""
+
+    count: int
+    rows: list[LeaderboardRow]
+
+
+class StudyRequest(BaseModel):
+    """A study to run: strategy x symbol x timeframe, with optional budget overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = Field(
+        examples=["ema_cross"],
+        description="a strategy of GET /strategies",
+        json_schema_extra={"enum": strategy_names()},
+    )
+    symbol: str = Field(
+        description="a configured symbol, 'BTC/USD' or its slug 'BTC-USD'",
+        examples=["BTC/USD"],
+        json_schema_extra={"pattern": SYMBOL_PATTERN},
+    )
+    timeframe: str = Field(
+        description="a configured study timeframe",
+        examples=["1h"],
+        json_schema_extra={"pattern": TIMEFRAME_PATTERN},
+    )
+    n_splits: int | None = Field(default=None, ge=1, le=50, description="walk-forward folds")
+    n_trials: int | None = Field(default=None, ge=1, le=5000, description="Optuna trials per fold")
+
+
+class StudySubmitted(BaseModel):
+    """A Dagster run launched for a study."""
+
+    study_id: str
+    run_id: str
+    partition_key: str
+    dagster_run_url: str
+    progress_url: str = Field(description="WebSocket path streaming the run's progress")

@@ -1,0 +1,1 @@
+"""Routers of the ``/api/v2`` surface."""

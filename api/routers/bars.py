@@ -1,0 +1,240 @@
+"""OHLCV bars from the Parquet lake (never the warehouse: DuckDB admits no reader beside a
+writer, and the lake's atomically replaced files can be read while Dagster materializes)."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from datetime import UTC, datetime
+from threading import Lock
+from typing import Annotated
+
+import anyio
+import numpy as np
+import orjson
+import polars as pl
+from fastapi import APIRouter, Path, Query, Response
+
+from api.context import ApiContext, Context
+from api.errors import FieldError
+from api.models import SYMBOL_SLUG_PATTERN, TIMEFRAME_PATTERN, Bars
+from maestro_pipeline.engine.bars import timeframe_ms
+from maestro_pipeline.storage.lake import (
+    UnknownSymbolError,
+    month_key,
+    slug_symbol,
+    symbol_slug,
+)
+
+MAX_BAR_ROWS = 50_000
+CACHE_ENTRIES = 64
+PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+
+router = APIRouter(tags=["bars"])
+
+
+class ResponseCache:
+    """Serialized responses keyed by request and by the (name, mtime, size) of the files read.
+
+    A month file is replaced atomically when Dagster re-materializes it, which changes its
+    mtime, so a stale entry is never served; it just ages out of the LRU.
+    """
+
+    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
+        self._entries = entries
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key: tuple, body: bytes) -> None:
+        with self._lock:
+            self._items[key] = body
+            self._items.move_to_end(key)
+            while len(self._items) > self._entries:
+                self._items.popitem(last=False)
+
+
+_cache = ResponseCache()
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise FieldError(422, "query", name, f"{name} {value} is out of range") from None
+
+
+def _checked_symbol(symbol: str) -> str:
+    """'BTC/USD' from 'BTC-USD' (or 'BTC/USD'); 422 naming the field for anything malformed."""
+    try:
+        return slug_symbol(symbol_slug(symbol))
+    except UnknownSymbolError as exc:
+        raise FieldError(422, "path", "symbol", str(exc)) from None
+
+
+def _checked_timeframe(ctx: ApiContext, timeframe: str) -> str:
+    """422 for a malformed timeframe, 404 for one that is not configured."""
+    try:
+        timeframe_ms(timeframe)
+    except ValueError as exc:
+        raise FieldError(422, "query", "timeframe", str(exc)) from None
+    configured = ctx.settings.all_timeframes
+    if timeframe not in configured:
+        raise FieldError(
+            404,
+            "query",
+            "timeframe",
+            f"no {timeframe} bars: the configured timeframes are {', '.join(configured)}",
+        )
+    return timeframe
+
+
+def _missing_series(ctx: ApiContext, symbol: str, timeframe: str) -> FieldError:
+    """404 naming the symbol (not in the lake at all) or the timeframe (not for this symbol)."""
+    known = ctx.lake.symbols(ctx.exchange)
+    if symbol not in known:
+        listed = ", ".join(symbol_slug(s) for s in known) or "none (materialize market data)"
+        return FieldError(
+            404,
+            "path",
+            "symbol",
+            f"no bars for symbol {symbol_slug(symbol)!r} in the lake; known symbols: {listed}",
+        )
+    return FieldError(
+        404,
+        "query",
+        "timeframe",
+        f"no {timeframe} bars for {symbol} in the lake (it holds "
+        f"{', '.join(ctx.lake.timeframes(ctx.exchange, symbol))}): materialize the bars asset",
+    )
+
+
+def _file_stamps(
+    ctx: ApiContext, symbol: str, timeframe: str, start: datetime | None, end: datetime | None
+) -> tuple[tuple[str, int, int], ...]:
+    """(name, mtime, size) of the month files the request reads: the cache key's freshness.
+
+    One ``scandir`` of the series folder (whose path the lake builds from validated parts)
+    instead of a glob, since this runs on every request.
+    """
+    folder = ctx.lake.series_dir("bars", ctx.exchange, symbol, timeframe)
+    first = month_key(start) if start else "0000-00"
+    last = month_key(end) if end else "9999-99"
+    stamps = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if not name.endswith(".parquet") or not first <= name[:7] <= last:
+                    continue
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:  # replaced right now; the read sees the new file
+                    continue
+                stamps.append((name, stat.st_mtime_ns, stat.st_size))
+    except (FileNotFoundError, NotADirectoryError):
+        raise _missing_series(ctx, symbol, timeframe) from None
+    return tuple(sorted(stamps))
+
+
+def _serialize(
+    frame: pl.DataFrame, symbol: str, timeframe: str, exchange: str, truncated: bool
+) -> bytes:
+    body: dict[str, object] = {
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "exchange": exchange,
+        "count": frame.height,
+        "truncated": truncated,
+        "timestamp": frame.get_column("timestamp").dt.epoch("ms").to_numpy(),
+    }
+    for column in PRICE_COLUMNS:
+        body[column] = np.ascontiguousarray(frame.get_column(column).to_numpy(), dtype=np.float64)
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _read_bars(
+    ctx: ApiContext,
+    symbol: str,
+    timeframe: str,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int | None,
+) -> bytes:
+    frame = ctx.lake.read_bars(ctx.exchange, symbol, timeframe, start, end)
+    if limit is None and frame.height > MAX_BAR_ROWS:
+        raise FieldError(
+            422,
+            "query",
+            "limit",
+            f"the range holds {frame.height} bars, more than {MAX_BAR_ROWS} per request: "
+            "narrow start/end or pass limit to get the latest bars",
+        )
+    truncated = limit is not None and frame.height > limit
+    if truncated:
+        frame = frame.tail(limit)
+    return _serialize(frame, symbol, timeframe, ctx.exchange, truncated)
+
+
+@router.get(
+    "/bars/{symbol:path}",
+    response_model=Bars,
+    responses={
+        404: {"description": "no bars for this symbol or timeframe in the lake"},
+        422: {
+            "description": "malformed symbol, unknown timeframe, start not before end, "
+            "too many rows"
+        },
+    },
+)
+async def get_bars(
+    ctx: Context,
+    symbol: Annotated[
+        str,
+        Path(
+            description="symbol slug such as BTC-USD (BTC/USD is accepted too)",
+            json_schema_extra={"pattern": SYMBOL_SLUG_PATTERN},
+        ),
+    ],
+    timeframe: Annotated[
+        str,
+        Query(
+            description="bar timeframe, e.g. 1h", json_schema_extra={"pattern": TIMEFRAME_PATTERN}
+        ),
+    ] = "1h",
+    start: Annotated[
+        datetime | None, Query(description="first bar open time (inclusive), ISO 8601, UTC")
+    ] = None,
+    end: Annotated[
+        datetime | None, Query(description="last bar open time (exclusive), ISO 8601, UTC")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1, le=MAX_BAR_ROWS, description="return only the latest `limit` bars of the range"
+        ),
+    ] = None,
+) -> Response:
+    """Clean OHLCV bars of one symbol and timeframe in [start, end), oldest first."""
+    name = _checked_symbol(symbol)
+    timeframe = _checked_timeframe(ctx, timeframe)
+    start, end = _utc(start, "start"), _utc(end, "end")
+    if start is not None and end is not None and start >= end:
+        raise FieldError(
+            422, "query", "start", f"start {start.isoformat()} must be before end {end.isoformat()}"
+        )
+    stamps = _file_stamps(ctx, name, timeframe, start, end)
+    key = (str(ctx.lake.root), ctx.exchange, name, timeframe, start, end, limit, stamps)
+    body = _cache.get(key)
+    if body is None:
+        body = await anyio.to_thread.run_sync(_read_bars, ctx, name, timeframe, start, end, limit)
+        _cache.put(key, body)
+    return Response(content=body, media_type="application/json")

@@ -1,0 +1,153 @@
+"""Published walk-forward studies: the list, one study, its trades, equity, report, insights."""
+
+from __future__ import annotations
+
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
+
+import polars as pl
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import FileResponse
+
+from api.context import ApiContext, Context
+from api.errors import NotMaterialized, StoreBusy
+from api.legacy import legacy_study
+from api.models import (
+    STUDY_ID_PATTERN,
+    Equity,
+    Insights,
+    LegacyStudy,
+    ReportMetrics,
+    StudyDetail,
+    StudyList,
+    Trades,
+)
+from api.study_views import equity_view, study_detail, study_summary, trades_view
+from maestro_pipeline.storage.lake import slug_symbol
+from maestro_pipeline.storage.studies import PROGRESS, StudyKey
+
+router = APIRouter(prefix="/optimization", tags=["optimization"])
+
+StudyId = Annotated[
+    str,
+    Path(
+        description="study id STRATEGY.BASE-QUOTE.TIMEFRAME, e.g. ema_cross.BTC-USD.1h",
+        json_schema_extra={"pattern": STUDY_ID_PATTERN},
+    ),
+]
+NOT_FOUND = {404: {"description": "unknown strategy, or the study is not materialized yet"}}
+
+
+def _running_keys(ctx: ApiContext) -> list[StudyKey]:
+    """Studies with a progress file (running, failed or finished) under the study store."""
+    keys = []
+    for path in ctx.studies.root.glob(f"strategy=*/symbol=*/timeframe=*/{PROGRESS}"):
+        strategy, symbol, timeframe = (p.name.split("=", 1)[1] for p in path.parents[2::-1])
+        try:
+            keys.append(StudyKey(strategy, slug_symbol(symbol), timeframe))
+        except ValueError:
+            continue
+    return keys
+
+
+def _summary(ctx: ApiContext, key: StudyKey) -> dict[str, Any]:
+    try:
+        summary = ctx.studies.read_summary(key)
+    except FileNotFoundError:
+        raise StoreBusy(f"study {key.study_id}") from None
+    if summary is None:
+        raise NotMaterialized(f"study {key.study_id!r}", ctx.study_hint(key))
+    return summary
+
+
+def _frame(ctx: ApiContext, key: StudyKey, name: str) -> pl.DataFrame:
+    try:
+        frame = ctx.studies.read_frame(key, name)
+    except FileNotFoundError:
+        raise StoreBusy(f"study {key.study_id}") from None
+    if frame is None:
+        raise NotMaterialized(f"study {key.study_id!r}", ctx.study_hint(key))
+    return frame
+
+
+@router.get("")
+def list_studies(ctx: Context) -> StudyList:
+    """Every published or running study with headline OOS metrics and status."""
+    keys = sorted({*ctx.studies.published_keys(), *_running_keys(ctx)}, key=lambda k: k.study_id)
+    studies = []
+    for key in keys:
+        try:
+            summary = ctx.studies.read_summary(key)
+        except FileNotFoundError:
+            summary = None
+        studies.append(study_summary(key, summary, ctx.studies.read_progress(key)))
+    return StudyList(count=len(studies), studies=studies)
+
+
+@router.get("/{tid}", responses=NOT_FOUND)
+def get_study(
+    ctx: Context,
+    tid: StudyId,
+    result_schema: Annotated[
+        Literal["v2", "v1"],
+        Query(alias="schema", description="v1: the old stack's PyFolio/BuySell shape"),
+    ] = "v2",
+) -> StudyDetail | LegacyStudy:
+    """A study's folds, best parameters per fold, IS/OOS metrics, DSR and PBO."""
+    key = ctx.study_key(tid)
+    summary = _summary(ctx, key)
+    folds = _frame(ctx, key, "folds")
+    if result_schema == "v1":
+        return legacy_study(key, summary, folds, _frame(ctx, key, "trades"))
+    return study_detail(key, summary, folds, ctx.studies.read_progress(key))
+
+
+@router.get("/{tid}/trades", responses=NOT_FOUND)
+def get_trades(ctx: Context, tid: StudyId) -> Trades:
+    """Every out-of-sample trade of the study, in time order."""
+    key = ctx.study_key(tid)
+    return trades_view(key, _frame(ctx, key, "trades"))
+
+
+@router.get("/{tid}/equity", responses=NOT_FOUND)
+def get_equity(ctx: Context, tid: StudyId) -> Equity:
+    """The stitched out-of-sample equity curve, returns and drawdown."""
+    key = ctx.study_key(tid)
+    return equity_view(key, _frame(ctx, key, "equity"))
+
+
+@router.get(
+    "/{tid}/report",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"text/html": {}}, "description": "QuantStats tear sheet"},
+        **NOT_FOUND,
+    },
+)
+def get_report(ctx: Context, tid: StudyId) -> FileResponse:
+    """The study's QuantStats HTML tear sheet (OOS returns vs buy-and-hold)."""
+    key = ctx.study_key(tid)
+    path: FilePath = ctx.reports.path(key, "tearsheet")
+    if not path.is_file():
+        raise ctx.report_missing(key, "the tear sheet")
+    return FileResponse(path, media_type="text/html")
+
+
+@router.get("/{tid}/metrics", responses=NOT_FOUND)
+def get_report_metrics(ctx: Context, tid: StudyId) -> ReportMetrics:
+    """QuantStats headline metrics and the full metrics table, strategy vs buy-and-hold."""
+    key = ctx.study_key(tid)
+    report = ctx.reports.read_json(key, "report")
+    if report is None:
+        raise ctx.report_missing(key, "the report")
+    return ReportMetrics.model_validate({**report, "study_id": key.study_id})
+
+
+@router.get("/{tid}/insights", responses=NOT_FOUND)
+def get_insights(ctx: Context, tid: StudyId) -> Insights:
+    """Optuna optimization history and fANOVA parameter importances, per fold and overall."""
+    key = ctx.study_key(tid)
+    insights = ctx.reports.read_json(key, "insights")
+    if insights is None:
+        raise ctx.report_missing(key, "the insights")
+    return Insights.model_validate({**insights, "study_id": key.study_id})

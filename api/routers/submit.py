@@ -1,0 +1,147 @@
+"""Submitting a study: launches a Dagster run of the study asset through the webserver's
+GraphQL API (the API itself never computes or writes results)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, HTTPException
+
+from api.config import ApiConfig
+from api.context import ApiContext, Context
+from api.errors import FieldError
+from api.models import StudyRequest, StudySubmitted
+from maestro_pipeline.engine.bars import timeframe_ms
+from maestro_pipeline.engine.registry import strategy_names
+from maestro_pipeline.storage.lake import UnknownSymbolError, slug_symbol, symbol_slug
+from maestro_pipeline.storage.studies import StudyKey
+
+STUDY_JOB = "walk_forward_job"
+STUDY_ASSET_OP = "walk_forward_study"
+
+router = APIRouter(prefix="/optimization", tags=["optimization"])
+
+
+class DagsterUnavailable(HTTPException):
+    """503: no Dagster webserver answers at the configured URL."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            status_code=503,
+            detail=(
+                f"no Dagster webserver answers at {url} ({reason}); start it with "
+                "`make dagster-dev` or set MAESTRO_DAGSTER_URL"
+            ),
+            headers={"Retry-After": "10"},
+        )
+
+
+def _checked_request(ctx: ApiContext, request: StudyRequest) -> StudyKey:
+    """The study key, when the Dagster code location has this partition; 422 naming the field."""
+    if request.strategy not in strategy_names():
+        raise FieldError(
+            422,
+            "body",
+            "strategy",
+            f"unknown strategy {request.strategy!r}; known: {', '.join(strategy_names())}",
+        )
+    try:
+        symbol = slug_symbol(symbol_slug(request.symbol))
+    except UnknownSymbolError as exc:
+        raise FieldError(422, "body", "symbol", str(exc)) from None
+    try:
+        timeframe_ms(request.timeframe)
+    except ValueError as exc:
+        raise FieldError(422, "body", "timeframe", str(exc)) from None
+    settings = ctx.settings
+    if symbol not in settings.symbols:
+        raise FieldError(
+            404,
+            "body",
+            "symbol",
+            f"symbol {request.symbol!r} is not configured; one of {', '.join(settings.symbols)} "
+            "(MAESTRO_SYMBOLS)",
+        )
+    if request.timeframe not in settings.study_timeframes:
+        raise FieldError(
+            404,
+            "body",
+            "timeframe",
+            f"timeframe {request.timeframe!r} has no study partitions; one of "
+            f"{', '.join(settings.study_timeframes)} (MAESTRO_STUDY_TIMEFRAMES)",
+        )
+    return StudyKey(request.strategy, symbol, request.timeframe)
+
+
+def partition_key(key: StudyKey) -> tuple[str, dict[str, str]]:
+    """The study asset's multi-partition key string and its per-dimension keys."""
+    series = f"{key.symbol}@{key.timeframe}"
+    # Dagster joins multi-partition dimension keys in dimension-name order: series|strategy.
+    return f"{series}|{key.strategy}", {"series": series, "strategy": key.strategy}
+
+
+def launch_study_run(config: ApiConfig, key: StudyKey, study_config: dict[str, int]) -> str:
+    """Submit ``walk_forward_job`` for the study's partition; returns the Dagster run id."""
+    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
+    url = urlsplit(config.dagster_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise DagsterUnavailable(config.dagster_url, "MAESTRO_DAGSTER_URL is not an http(s) URL")
+    key_string, dimensions = partition_key(key)
+    tags = {
+        "dagster/partition": key_string,
+        **{f"dagster/partition/{name}": value for name, value in dimensions.items()},
+        "maestro/launched_by": "api",
+    }
+    try:
+        client = DagsterGraphQLClient(
+            url.hostname,
+            port_number=url.port,
+            use_https=url.scheme == "https",
+            timeout=config.dagster_timeout_seconds,
+            path_prefix=url.path.rstrip("/"),
+        )
+        return client.submit_job_execution(
+            STUDY_JOB,
+            repository_location_name=config.dagster_location,
+            repository_name=config.dagster_repository,
+            run_config={"ops": {STUDY_ASSET_OP: {"config": study_config}}},
+            tags=tags,
+        )
+    except DagsterGraphQLClientError as exc:
+        message = str(exc)
+        if "connecting to url" in message or "Connection" in type(exc.__cause__).__name__:
+            raise DagsterUnavailable(config.dagster_url, "connection failed") from None
+        raise HTTPException(
+            status_code=502, detail=f"Dagster refused the run: {message[:500]}"
+        ) from None
+
+
+@router.post(
+    "",
+    status_code=202,
+    responses={
+        400: {"description": "the body is not valid JSON"},
+        404: {"description": "symbol or timeframe not configured (the field is named)"},
+        422: {"description": "malformed request or unknown strategy (the field is named)"},
+        502: {"description": "Dagster answered but refused the run"},
+        503: {"description": "no Dagster webserver is reachable"},
+    },
+)
+def submit_study(ctx: Context, request: StudyRequest) -> StudySubmitted:
+    """Launch a walk-forward study run in Dagster; follow it on the progress WebSocket."""
+    key = _checked_request(ctx, request)
+    study_config = {
+        name: value
+        for name, value in (("n_splits", request.n_splits), ("n_trials", request.n_trials))
+        if value is not None
+    }
+    run_id = launch_study_run(ctx.config, key, study_config)
+    key_string, _ = partition_key(key)
+    return StudySubmitted(
+        study_id=key.study_id,
+        run_id=run_id,
+        partition_key=key_string,
+        dagster_run_url=f"{ctx.config.dagster_url}/runs/{run_id}",
+        progress_url=f"/api/v2/optimization/{key.study_id}/progress",
+    )

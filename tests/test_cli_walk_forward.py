@@ -1,0 +1,165 @@
+"""`maestro walk-forward` through the real command, resume after a killed run included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import orjson
+import polars as pl
+import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+from typer.testing import CliRunner
+
+from maestro_pipeline.cli import app
+from maestro_pipeline.engine.bars import resample_bars
+from maestro_pipeline.engine.optimize import INFEASIBLE_ATTR
+from maestro_pipeline.sources.sample import SAMPLE_FILES
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HOUR_MS = 3_600_000
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def half_year_30m(tmp_path_factory) -> Path:
+    """Six months of the real 30-minute BTC/USD sample (the command resamples it to 1h)."""
+    path = tmp_path_factory.mktemp("bars") / "btc_30m.parquet"
+    pl.read_parquet(SAMPLE_FILES["BTC/USD"]).tail(2 * 24 * 182).write_parquet(path)
+    return path
+
+
+def walk_forward_args(data: Path, *extra: str) -> list[str]:
+    return ["walk-forward", "--strategy", "ema_cross", "--data", str(data), "--timeframe", "1h",
+            *extra]  # fmt: skip
+
+
+def test_json_reports_folds_and_selection_bias_on_resampled_bars(half_year_30m):
+    result = runner.invoke(
+        app,
+        walk_forward_args(
+            half_year_30m, "--splits", "3", "--trials", "10", "--batch-size", "5", "--json"
+        ),
+    )
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.stdout)
+    for key in ("folds", "oos", "deflated_sharpe_ratio", "pbo", "wf_efficiency",
+                "param_stability", "timings"):  # fmt: skip
+        assert key in report
+    assert len(report["folds"]) == 3
+    assert {"sharpe_ratio", "sortino_ratio", "total_return", "max_drawdown"} <= set(report["oos"])
+    assert 0 <= report["pbo"] <= 1 and 0 <= report["deflated_sharpe_ratio"] <= 1
+    assert set(report["param_stability"]) == {"fast", "slow", "ma_type"}
+    # 30-minute input, 1h study: half as many bars, windows one hour apart.
+    n_hours = resample_bars(pl.read_parquet(half_year_30m), "1h").height
+    assert n_hours < pl.read_parquet(half_year_30m).height
+    assert report["data_fingerprint"].startswith(f"{n_hours}b-")
+    first, second = report["folds"][0], report["folds"][1]
+    end = pl.Series([first["oos_end"], second["oos_start"]]).str.to_datetime()
+    assert (end[1] - end[0]).total_seconds() == 3600
+    assert first["best_params"]["fast"] < first["best_params"]["slow"]
+
+
+def test_table_output_is_readable(half_year_30m):
+    result = runner.invoke(
+        app, walk_forward_args(half_year_30m, "--splits", "2", "--trials", "6", "--anchored")
+    )
+    assert result.exit_code == 0, result.output
+    assert "stitched OOS" in result.stdout and "PBO" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "option"),
+    [
+        (["--objective", "profit"], "--objective"),
+        (["--trials", "0"], "--trials"),
+        (["--storage", "studies.txt"], "--storage"),
+        (["--timeframe", "7x"], "--timeframe"),
+    ],
+)
+def test_bad_options_are_named_without_a_traceback(half_year_30m, extra, option):
+    result = runner.invoke(app, walk_forward_args(half_year_30m, *extra))
+    assert result.exit_code != 0
+    assert option in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_strategy_and_too_few_bars(tmp_path, half_year_30m):
+    result = runner.invoke(app, ["walk-forward", "--strategy", "nope", "--data",
+                                 str(half_year_30m)])  # fmt: skip
+    assert result.exit_code != 0 and "--strategy" in result.output
+    tiny = tmp_path / "tiny.parquet"
+    pl.read_parquet(half_year_30m).head(40).write_parquet(tiny)
+    result = runner.invoke(app, walk_forward_args(tiny, "--splits", "10"))
+    assert result.exit_code == 1
+    assert "too few bars" in result.output and "Traceback" not in result.output
+
+
+def _finished_per_fold(storage: JournalStorage) -> dict[int, int]:
+    counts = {}
+    for study in storage.get_all_studies():
+        fold = int(study.study_name.rsplit("fold-", 1)[1])
+        trials = storage.get_all_trials(study._study_id, deepcopy=False)
+        # Finished as optimize_batched counts them: trials failed by a kill are re-run.
+        counts[fold] = sum(
+            t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+            or (t.state == TrialState.FAIL and INFEASIBLE_ATTR in t.user_attrs)
+            for t in trials
+        )
+    return counts
+
+
+def test_killed_run_resumes_to_the_requested_trials(tmp_path, half_year_30m):
+    journal = tmp_path / "studies.journal"
+    splits, trials = 3, 40
+    args = walk_forward_args(half_year_30m, "--splits", str(splits), "--trials", str(trials),
+                             "--batch-size", "5", "--storage", str(journal))  # fmt: skip
+    code = "import sys; from maestro_pipeline.cli import app; app(sys.argv[1:])"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        storage = None
+        at_kill: dict[int, int] = {}
+        # Poll the journal until the first fold holds all its trials, then kill at once.
+        while time.monotonic() < deadline and process.poll() is None:
+            if storage is None and journal.exists():
+                storage = JournalStorage(JournalFileBackend(str(journal)))
+            if storage is not None:
+                at_kill = _finished_per_fold(storage)
+                if at_kill.get(0, 0) >= trials:
+                    break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert at_kill.get(0) == trials
+    left = _finished_per_fold(JournalStorage(JournalFileBackend(str(journal))))
+    assert sum(left.values()) < splits * trials, "every fold had finished: nothing to resume"
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.stdout)
+    for fold in report["folds"]:
+        assert fold["n_complete"] + fold["n_pruned"] + fold["n_infeasible"] == trials
+    assert report["folds"][0]["n_evaluated_here"] == 0
+    assert report["n_evaluated_here"] == splits * trials - sum(left.values())
+    assert _finished_per_fold(JournalStorage(JournalFileBackend(str(journal)))) == {
+        k: trials for k in range(splits)
+    }
