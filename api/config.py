@@ -27,13 +27,10 @@ class ApiConfig:
     dagster_repository: str = "__repository__"
     dagster_timeout_seconds: int = 10
     frontend_dist: Path = field(default_factory=lambda: FRONTEND_DIST)
-    max_bar_rows: int = 50_000
     progress_poll_seconds: float = 0.5
     progress_max_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
-        if self.max_bar_rows < 1:
-            raise ValueError("MAESTRO_API_MAX_BAR_ROWS must be positive")
         if self.progress_poll_seconds <= 0 or self.progress_max_seconds <= 0:
             raise ValueError("progress poll and time limit must be positive")
 
@@ -47,6 +44,5 @@ def load_api_config(env: dict[str, str] | None = None) -> ApiConfig:
         dagster_url=env.get("MAESTRO_DAGSTER_URL", DEFAULT_DAGSTER_URL).rstrip("/"),
         dagster_location=env.get("MAESTRO_DAGSTER_LOCATION", "maestro"),
         frontend_dist=Path(dist).resolve() if dist else FRONTEND_DIST,
-        max_bar_rows=int(env.get("MAESTRO_API_MAX_BAR_ROWS", "50000")),
         progress_max_seconds=float(env.get("MAESTRO_PROGRESS_MAX_SECONDS", "3600")),
     )

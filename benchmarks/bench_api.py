@@ -178,11 +178,15 @@ def main() -> None:
                     url = f"{server.base}/api/v2/bars/BTC-USD?{query}"
                     first = httpx.get(url, timeout=30)
                     first.raise_for_status()
+                    figures = measure(url, clients, args.seconds, script)
                     results[label] = {
                         "clients": clients,
                         "uvicorn_workers": workers,
                         "bars": first.json()["count"],
-                        **measure(url, clients, args.seconds, script),
+                        **figures,
+                        # Little's law: with every client always waiting, the mean latency is
+                        # clients / throughput; above 1 client, queueing sets the median.
+                        "queueing_floor_ms": round(clients / figures["requests_per_s"] * 1000, 2),
                     }
     finally:
         if args.keep_data is None:

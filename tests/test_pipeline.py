@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from maestro_pipeline.defs.market_data import market_data_assets
-from maestro_pipeline.defs.resources import build_resources
+from maestro_pipeline.defs.resources import MarketDataResource, build_resources
 from maestro_pipeline.defs.schedules import refresh_latest_bars
 from maestro_pipeline.settings import Settings
 from tests.support.binance_server import BinanceLikeServer
@@ -92,8 +92,13 @@ def test_exchange_source_through_the_graph_rejects_a_malformed_row_and_keeps_dat
             source="ccxt", exchange="binance", exchange_url=server.base_url, data_dir=tmp_path
         )
         resources = build_resources(settings)
-        resources["market_data"] = resources["market_data"].model_copy(
-            update={"retry_base_seconds": 0.01, "page_limit": 500}
+        # Resources are immutable configuration: build a new one with quick backoff.
+        resources["market_data"] = MarketDataResource(
+            **{
+                **resources["market_data"].model_dump(),
+                "retry_base_seconds": 0.01,
+                "page_limit": 500,
+            }
         )
         bad_ts = int(datetime(2017, 10, 3, 12, tzinfo=UTC).timestamp() * 1000)
         server.malformed_at["BTCUSD"] = bad_ts

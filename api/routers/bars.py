@@ -3,6 +3,7 @@ writer, and the lake's atomically replaced files can be read while Dagster mater
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ import anyio
 import numpy as np
 import orjson
 import polars as pl
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.context import ApiContext, Context
 from api.errors import FieldError
@@ -27,7 +28,7 @@ from maestro_pipeline.storage.lake import (
 )
 
 MAX_BAR_ROWS = 50_000
-CACHE_ENTRIES = 64
+CACHE_BYTES = 64 * 1024 * 1024
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 router = APIRouter(tags=["bars"])
@@ -37,11 +38,13 @@ class ResponseCache:
     """Serialized responses keyed by request and by the (name, mtime, size) of the files read.
 
     A month file is replaced atomically when Dagster re-materializes it, which changes its
-    mtime, so a stale entry is never served; it just ages out of the LRU.
+    mtime, so a stale entry is never served; it just ages out of the LRU, which holds at most
+    ``max_bytes`` of responses.
     """
 
-    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
-        self._entries = entries
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._items: OrderedDict[tuple, bytes] = OrderedDict()
         self._lock = Lock()
 
@@ -53,11 +56,15 @@ class ResponseCache:
             return body
 
     def put(self, key: tuple, body: bytes) -> None:
+        if len(body) > self._max_bytes:
+            return
         with self._lock:
+            previous = self._items.pop(key, None)
+            self._bytes += len(body) - (len(previous) if previous is not None else 0)
             self._items[key] = body
-            self._items.move_to_end(key)
-            while len(self._items) > self._entries:
-                self._items.popitem(last=False)
+            while self._bytes > self._max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self._bytes -= len(evicted)
 
 
 _cache = ResponseCache()
@@ -188,6 +195,7 @@ def _read_bars(
     "/bars/{symbol:path}",
     response_model=Bars,
     responses={
+        304: {"description": "not modified: If-None-Match matched the ETag"},
         404: {"description": "no bars for this symbol or timeframe in the lake"},
         422: {
             "description": "malformed symbol, unknown timeframe, start not before end, "
@@ -196,6 +204,7 @@ def _read_bars(
     },
 )
 async def get_bars(
+    request: Request,
     ctx: Context,
     symbol: Annotated[
         str,
@@ -233,8 +242,13 @@ async def get_bars(
         )
     stamps = _file_stamps(ctx, name, timeframe, start, end)
     key = (str(ctx.lake.root), ctx.exchange, name, timeframe, start, end, limit, stamps)
+    # The files' (name, mtime, size) identify the content: a revalidating client gets a 304.
+    etag = f'"{hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
     body = _cache.get(key)
     if body is None:
         body = await anyio.to_thread.run_sync(_read_bars, ctx, name, timeframe, start, end, limit)
         _cache.put(key, body)
-    return Response(content=body, media_type="application/json")
+    return Response(content=body, media_type="application/json", headers=headers)

@@ -19,9 +19,12 @@ POLICY_VIOLATION = 1008
 router = APIRouter(prefix="/optimization", tags=["optimization"])
 
 
-def _current(ctx: ApiContext, key: StudyKey) -> dict[str, Any]:
-    """The progress file, or a synthetic state: completed if published, pending otherwise."""
+def _current(ctx: ApiContext, key: StudyKey, run_id: str | None) -> dict[str, Any]:
+    """The progress file; a synthetic state when there is none (completed if published,
+    pending otherwise) or when it belongs to another run than ``run_id`` (pending)."""
     progress = progress_model(key, ctx.studies.read_progress(key))
+    if run_id is not None and (progress is None or progress.run_id != run_id):
+        return {"study_id": key.study_id, "status": "pending", "run_id": run_id}
     if progress is not None:
         return progress.model_dump(mode="json")
     published = ctx.studies.current_dir(key) is not None
@@ -37,9 +40,12 @@ async def _client_left(websocket: WebSocket, seconds: float) -> bool:
 
 
 @router.websocket("/{tid}/progress")
-async def study_progress(websocket: WebSocket, tid: str) -> None:
+async def study_progress(websocket: WebSocket, tid: str, run_id: str | None = None) -> None:
     """Sends the study's progress JSON (status, fold, trials_done, best_value...) on every change;
-    closes once the status is completed or failed, or after the configured time limit."""
+    closes once the status is completed or failed, or after the configured time limit.
+
+    With ``run_id`` (as returned by POST /optimization) only that run's progress counts: until
+    it starts, the state is ``pending``, whatever an earlier run left behind."""
     ctx: ApiContext = websocket.app.state.context
     await websocket.accept()
     try:
@@ -52,7 +58,7 @@ async def study_progress(websocket: WebSocket, tid: str) -> None:
     last: dict[str, Any] | None = None
     try:
         while True:
-            state = await anyio.to_thread.run_sync(_current, ctx, key)
+            state = await anyio.to_thread.run_sync(_current, ctx, key, run_id)
             if state != last:
                 await websocket.send_text(orjson.dumps(state).decode())
                 last = state

@@ -3,6 +3,8 @@ response conforms to its documented status codes, content type and schema."""
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from tests.api.conftest import api_config
 # The schema is loaded at collection time, before the materialized fixture exists; the app reads
 # its data directory per request, so the fixture swaps the context in before any case runs.
 _scratch = Path(tempfile.mkdtemp(prefix="maestro-fuzz-"))
+atexit.register(shutil.rmtree, _scratch, True)
 fuzz_app = create_app(Settings(data_dir=_scratch / "data"), api_config(_scratch))
 schema = schemathesis.openapi.from_asgi("/api/v2/openapi.json", fuzz_app)
 

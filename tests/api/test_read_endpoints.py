@@ -64,6 +64,16 @@ def test_bars_accept_the_slash_form_and_serve_cached_copies_consistently(client)
     again = client.get(f"{API}/bars/BTC-USD", params={"timeframe": "1d"})
     assert first.status_code == again.status_code == 200
     assert first.content == again.content
+    assert first.headers["etag"] == again.headers["etag"]
+
+
+def test_bars_revalidate_with_etags(client):
+    params = {"timeframe": "1d"}
+    etag = client.get(f"{API}/bars/BTC-USD", params=params).headers["etag"]
+    unchanged = client.get(f"{API}/bars/BTC-USD", params=params, headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    other = client.get(f"{API}/bars/BTC-USD", params={**params, "limit": 5})
+    assert other.headers["etag"] != etag
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
-"""POST /optimization: validation, 503 without Dagster, and a real launch through a real
-Dagster webserver (the run is queued; no daemon dequeues it in the test)."""
+"""POST /optimization: validation, 503 without Dagster, and a real study run launched through
+a real Dagster webserver, followed over the progress WebSocket to its published results."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -15,10 +16,14 @@ import httpx
 import pytest
 
 from api.main import create_app
-from tests.api.conftest import STUDY_ID, api_config, free_port
+from maestro_pipeline.settings import Settings
+from maestro_pipeline.storage.studies import StudyKey, StudyStore
+from tests.api.conftest import STUDY_ID, TestClient, api_config, free_port
+from tests.api.test_progress_stream import _receive_until_closed
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v2/optimization"
+KEY = StudyKey("ema_cross", "BTC/USD", "1h")
 VALID = {"strategy": "ema_cross", "symbol": "BTC/USD", "timeframe": "1h"}
 
 
@@ -50,16 +55,20 @@ def test_bad_submissions_name_the_field(client, change, status, field):
 
 
 @pytest.fixture(scope="module")
-def dagster_webserver(tmp_path_factory):
-    """A real `dagster-webserver` on the project's workspace, with its own DAGSTER_HOME."""
+def dagster_webserver(published, tmp_path_factory):
+    """A real `dagster-webserver` on the project's workspace, with its own DAGSTER_HOME and a
+    copy of the materialized data directory (an earlier completed study included). Runs launch
+    at once (default run coordinator: no daemon needed) in their own processes."""
     home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "run_coordinator:\n  module: dagster._core.run_coordinator\n"
+        "  class: DefaultRunCoordinator\n"
+    )
+    data_dir = tmp_path_factory.mktemp("dagster_data") / "data"
+    shutil.copytree(published.data_dir, data_dir)
     port = free_port()
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "MAESTRO_DATA_DIR": str(tmp_path_factory.mktemp("dagster_data")),
-    }
+    env = {**os.environ, "DAGSTER_HOME": str(home), "MAESTRO_DATA_DIR": str(data_dir)}
     webserver = Path(sys.executable).with_name("dagster-webserver")
     process = subprocess.Popen(
         [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
@@ -81,44 +90,72 @@ def dagster_webserver(tmp_path_factory):
             assert process.poll() is None, "dagster-webserver exited"
             assert time.monotonic() < deadline, "dagster-webserver did not start in 90 s"
             time.sleep(0.5)
-        yield url, home
+        yield url, home, data_dir
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        _stop_process_group(process)
+
+
+def _stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM the webserver's process group (its code server and run workers included), then
+    SIGKILL whatever is still there after a grace period."""
+    os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=20)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=5)
 
 
-def test_submission_launches_a_partitioned_run_in_dagster(published, dagster_webserver, tmp_path):
+def _run(home: Path, run_id: str):
     from dagster import DagsterInstance
-    from dagster_graphql import DagsterGraphQLClient
 
-    from tests.api.conftest import TestClient
-
-    url, home = dagster_webserver
-    app = create_app(published, api_config(tmp_path, dagster_url=url))
-    with TestClient(app) as client:
-        response = client.post(API, json={**VALID, "n_splits": 2, "n_trials": 7})
-    assert response.status_code == 202, response.text
-    body = response.json()
-    assert body["study_id"] == STUDY_ID
-    assert body["partition_key"] == "BTC/USD@1h|ema_cross"
-    assert body["progress_url"] == f"{API}/{STUDY_ID}/progress"
-    port = int(url.rsplit(":", 1)[1])
-    status = DagsterGraphQLClient("127.0.0.1", port_number=port).get_run_status(body["run_id"])
-    assert status.value in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
-    os.environ["DAGSTER_HOME"], previous = str(home), os.environ.get("DAGSTER_HOME")
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
     try:
         with DagsterInstance.get() as instance:
-            run = instance.get_run_by_id(body["run_id"])
+            return instance.get_run_by_id(run_id)
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_HOME")
         else:
             os.environ["DAGSTER_HOME"] = previous
+
+
+def test_submitted_study_runs_in_dagster_and_streams_progress(dagster_webserver, tmp_path):
+    """POST -> a Dagster run of the study partition -> progress over the WebSocket -> results."""
+    url, home, data_dir = dagster_webserver
+    before = StudyStore(data_dir).read_summary(KEY)["version"]
+    app = create_app(
+        Settings(data_dir=data_dir),
+        api_config(tmp_path, dagster_url=url, progress_max_seconds=90),
+    )
+    with TestClient(app) as client:
+        response = client.post(API, json={**VALID, "n_splits": 2, "n_trials": 8})
+        assert response.status_code == 202, response.text
+        body = response.json()
+        assert body["study_id"] == STUDY_ID
+        assert body["partition_key"] == "BTC/USD@1h|ema_cross"
+        assert body["progress_url"] == f"{API}/{STUDY_ID}/progress?run_id={body['run_id']}"
+        with client.websocket_connect(body["progress_url"]) as ws:
+            # The earlier study's "completed" does not count: this run's progress does.
+            assert ws.receive_json()["status"] == "pending"
+            messages, code, reason = _receive_until_closed(ws)
+        detail = client.get(f"{API}/{STUDY_ID}").json()
+
+    run = _run(home, body["run_id"])
     assert run.job_name == "walk_forward_job"
     assert run.tags["dagster/partition"] == "BTC/USD@1h|ema_cross"
     assert run.tags["dagster/partition/strategy"] == "ema_cross"
     assert run.tags["dagster/partition/series"] == "BTC/USD@1h"
-    assert run.run_config["ops"]["walk_forward_study"]["config"] == {"n_splits": 2, "n_trials": 7}
+    assert run.run_config["ops"]["walk_forward_study"]["config"] == {"n_splits": 2, "n_trials": 8}
+    assert reason == "completed" and code == 1000, (reason, messages[-3:], run.status)
+    assert any(m["status"] == "running" for m in messages)
+    assert all(m.get("run_id") == body["run_id"] for m in messages)
+    assert detail["version"] == messages[-1]["version"] != before
