@@ -43,8 +43,17 @@ class Settings:
     study_splits: int = 10
     study_trials: int = 100
     optuna_storage: str | None = None
+    questdb_host: str = "127.0.0.1"
+    questdb_http_port: int = 9000
+    questdb_pg_port: int = 8812
+    questdb_user: str | None = None
+    questdb_password: str | None = None
 
     def __post_init__(self) -> None:
+        if self.warehouse not in ("duckdb", "questdb"):
+            raise ValueError(
+                f"MAESTRO_WAREHOUSE must be 'duckdb' or 'questdb', not {self.warehouse!r}"
+            )
         if self.source not in ("sample", "ccxt"):
             raise ValueError(f"MAESTRO_SOURCE must be 'sample' or 'ccxt', not {self.source!r}")
         if not self.symbols:
@@ -118,4 +127,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         study_splits=int(env.get("MAESTRO_STUDY_SPLITS", "10")),
         study_trials=int(env.get("MAESTRO_STUDY_TRIALS", "100")),
         optuna_storage=env.get("MAESTRO_OPTUNA_STORAGE") or None,
+        questdb_host=env.get("MAESTRO_QUESTDB_HOST", "127.0.0.1"),
+        questdb_http_port=int(env.get("MAESTRO_QUESTDB_HTTP_PORT", "9000")),
+        questdb_pg_port=int(env.get("MAESTRO_QUESTDB_PG_PORT", "8812")),
+        questdb_user=env.get("MAESTRO_QUESTDB_USER") or None,
+        questdb_password=env.get("MAESTRO_QUESTDB_PASSWORD") or None,
     )

@@ -5,15 +5,16 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from maestro_pipeline.defs.partitions import market_data_partitions, symbol_and_month
-from maestro_pipeline.defs.resources import LakeResource, MarketDataResource
+from maestro_pipeline.defs.resources import LakeResource, MarketDataResource, WarehouseResource
 from maestro_pipeline.engine.bars import clean_bars, find_gaps, resample_bars, timeframe_ms
-from maestro_pipeline.storage import warehouse
+from maestro_pipeline.settings import load_settings
 from maestro_pipeline.storage.lake import month_bounds_ms
+from maestro_pipeline.storage.warehouse import OHLCV_TABLE
 
 GROUP = "market_data"
+_settings = load_settings()
 PREVIEW_ROWS = 5
 
 
@@ -198,17 +199,17 @@ def bars(
 @dg.asset(
     partitions_def=market_data_partitions,
     group_name=GROUP,
-    kinds={"duckdb", "table"},
+    kinds={_settings.warehouse, "table"},
     deps=[bars],
-    pool="duckdb_writer",
-    metadata={"dagster/table_name": warehouse.OHLCV_TABLE},
+    pool="warehouse_writer",
+    metadata={"dagster/table_name": OHLCV_TABLE},
     check_specs=[dg.AssetCheckSpec("lake_and_warehouse_row_counts_equal", asset="ohlcv")],
 )
 def ohlcv(
     context: dg.AssetExecutionContext,
     market_data: MarketDataResource,
     lake: LakeResource,
-    duckdb: DuckDBResource,
+    warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """The warehouse time-series table of bars, all symbols and timeframes, upserted by month."""
     symbol, month = symbol_and_month(context.partition_key)
@@ -218,17 +219,16 @@ def ohlcv(
         for tf in market_data.timeframes
     }
     lake_counts = {tf: f.height for tf, f in frames.items()}
-    with duckdb.get_connection() as conn:
-        written = warehouse.replace_month(conn, exchange, symbol, month, frames)
-        stored = warehouse.month_row_counts(conn, exchange, symbol, month)
-        table_rows = conn.execute(f"SELECT count(*) FROM {warehouse.OHLCV_TABLE}").fetchone()[0]
+    with warehouse.open() as store:
+        written = store.replace_month(exchange, symbol, month, frames)
+        stored = store.month_row_counts(exchange, symbol, month)
     stored_all = {tf: stored.get(tf, 0) for tf in lake_counts}
-    context.log.info(f"{symbol} {month}: {written} rows upserted into {warehouse.OHLCV_TABLE}")
+    context.log.info(f"{symbol} {month}: {written} rows upserted into {OHLCV_TABLE} ({store.kind})")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": written,
             "rows_by_timeframe": stored_all,
-            "table_rows_total": int(table_rows),
+            "warehouse": store.kind,
             "exchange": exchange,
             "symbol": symbol,
         },

@@ -6,6 +6,9 @@ field can also be set per run in the Dagster launchpad.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dagster as dg
 import optuna
 from dagster_duckdb import DuckDBResource
@@ -17,7 +20,9 @@ from maestro_pipeline.sources.exchange import CcxtSource
 from maestro_pipeline.sources.sample import SampleSource
 from maestro_pipeline.storage.lake import Lake
 from maestro_pipeline.storage.optuna_storage import optuna_storage
+from maestro_pipeline.storage.questdb import QuestDBConfig, QuestDBWarehouse
 from maestro_pipeline.storage.studies import StudyStore
+from maestro_pipeline.storage.warehouse import DuckDBWarehouse, Warehouse
 
 
 class MarketDataResource(dg.ConfigurableResource):
@@ -77,9 +82,59 @@ class OptunaResource(dg.ConfigurableResource):
         return optuna_storage(self.storage_url)
 
 
+class QuestDBResource(dg.ConfigurableResource):
+    """A QuestDB server: ILP over HTTP for writes, PostgreSQL wire for reads."""
+
+    host: str = Field(default="127.0.0.1")
+    http_port: int = Field(default=9000, description="ILP/HTTP and REST port")
+    pg_port: int = Field(default=8812, description="PostgreSQL wire port")
+    username: str | None = Field(default=None, description="ILP user (QuestDB Enterprise)")
+    password: str | None = Field(default=None, description="ILP password")
+    pg_user: str = Field(default="admin")
+    pg_password: str = Field(default="quest")
+
+    def config(self) -> QuestDBConfig:
+        return QuestDBConfig(
+            host=self.host,
+            http_port=self.http_port,
+            pg_port=self.pg_port,
+            username=self.username,
+            password=self.password,
+            pg_user=self.pg_user,
+            pg_password=self.pg_password,
+        )
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse the ``ohlcv`` table lands in: embedded DuckDB or a QuestDB server."""
+
+    kind: str = Field(default="duckdb", description="'duckdb' or 'questdb'")
+    duckdb: DuckDBResource
+    questdb: QuestDBResource
+
+    @contextmanager
+    def open(self) -> Iterator[Warehouse]:
+        if self.kind == "duckdb":
+            with self.duckdb.get_connection() as conn:
+                yield DuckDBWarehouse(conn)
+        elif self.kind == "questdb":
+            with QuestDBWarehouse(self.questdb.config()) as store:
+                yield store
+        else:
+            raise ValueError(f"unknown warehouse {self.kind!r}: use 'duckdb' or 'questdb'")
+
+
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
     """The resource set for a deployment, from settings (the environment by default)."""
     settings = settings or load_settings()
+    duckdb = DuckDBResource(database=str(settings.warehouse_path))
+    questdb = QuestDBResource(
+        host=settings.questdb_host,
+        http_port=settings.questdb_http_port,
+        pg_port=settings.questdb_pg_port,
+        username=settings.questdb_user,
+        password=settings.questdb_password,
+    )
     return {
         "market_data": MarketDataResource(
             source=settings.source,
@@ -90,6 +145,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             max_gap_ratio=settings.max_gap_ratio,
         ),
         "lake": LakeResource(data_dir=str(settings.data_dir)),
-        "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
+        "duckdb": duckdb,
+        "warehouse": WarehouseResource(kind=settings.warehouse, duckdb=duckdb, questdb=questdb),
         "optuna": OptunaResource(storage_url=settings.study_storage),
     }

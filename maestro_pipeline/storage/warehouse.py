@@ -1,18 +1,61 @@
-"""The ``ohlcv`` time-series table in DuckDB, the embedded default warehouse.
+"""The ``ohlcv`` time-series table: the warehouse interface and its DuckDB implementation.
 
-One table holds every exchange, symbol and timeframe. A month of one symbol is replaced in one
-transaction (delete its rows, insert the new ones), so re-running a partition never duplicates
-rows and a failure leaves the previous rows in place.
+One table holds every exchange, symbol and timeframe. DuckDB (the embedded default) replaces a
+month of one symbol in one transaction (delete its rows, insert the new ones), so re-running a
+partition never duplicates rows and a failure leaves the previous rows in place. QuestDB, the
+production store, implements the same interface in ``maestro_pipeline.storage.questdb``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
 import duckdb
 import polars as pl
 
+from maestro_pipeline.engine.bars import timeframe_ms
 from maestro_pipeline.storage.lake import month_bounds_ms
+
+
+class Warehouse(Protocol):
+    """What the pipeline and its readers need from a time-series store of bars."""
+
+    kind: str
+
+    def replace_month(
+        self, exchange: str, symbol: str, month: str, bars_by_timeframe: dict[str, pl.DataFrame]
+    ) -> int:
+        """Store one symbol-month at every timeframe; re-running it never duplicates rows."""
+        ...
+
+    def month_row_counts(self, exchange: str, symbol: str, month: str) -> dict[str, int]:
+        """Rows per timeframe stored for one symbol-month."""
+        ...
+
+    def read_bars(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pl.DataFrame:
+        """Bars of one series in [start, end), sorted by time."""
+        ...
+
+    def resample_bars(
+        self,
+        exchange: str,
+        symbol: str,
+        source_timeframe: str,
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pl.DataFrame:
+        """Coarser bars computed on read from a stored timeframe (labelled by open time)."""
+        ...
+
 
 OHLCV_TABLE = "ohlcv"
 
@@ -102,6 +145,16 @@ def month_row_counts(
     return {timeframe: int(count) for timeframe, count in rows}
 
 
+def _bounds(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    return start or datetime(1970, 1, 1, tzinfo=UTC), end or datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _utc_ms(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.col("timestamp").dt.convert_time_zone("UTC").dt.cast_time_unit("ms")
+    )
+
+
 def read_bars(
     conn: duckdb.DuckDBPyConnection,
     exchange: str,
@@ -111,14 +164,74 @@ def read_bars(
     end: datetime | None = None,
 ) -> pl.DataFrame:
     """Bars of one series in [start, end), sorted by time (works on read-only connections)."""
-    lower = start or datetime(1970, 1, 1, tzinfo=UTC)
-    upper = end or datetime(9999, 1, 1, tzinfo=UTC)
+    lower, upper = _bounds(start, end)
     frame = conn.sql(
         f"SELECT timestamp, open, high, low, close, volume FROM {OHLCV_TABLE} "
         "WHERE exchange = ? AND symbol = ? AND timeframe = ? AND timestamp >= ? AND timestamp < ? "
         "ORDER BY timestamp",
         params=[exchange, symbol, timeframe, lower, upper],
     ).pl()
-    return frame.with_columns(
-        pl.col("timestamp").dt.convert_time_zone("UTC").dt.cast_time_unit("ms")
-    )
+    return _utc_ms(frame)
+
+
+def resample_bars(
+    conn: duckdb.DuckDBPyConnection,
+    exchange: str,
+    symbol: str,
+    source_timeframe: str,
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.DataFrame:
+    """Coarser bars aggregated in DuckDB: first open, max high, min low, last close, sum volume."""
+    seconds = timeframe_ms(timeframe) // 1000
+    lower, upper = _bounds(start, end)
+    # time_bucket's default origin is midnight UTC, so buckets that divide a day start at bar
+    # open times; the width is an integer parameter, never text from the caller.
+    frame = conn.sql(
+        "SELECT time_bucket(to_seconds(?::BIGINT), timestamp) AS timestamp, "
+        "arg_min(open, timestamp) AS open, max(high) AS high, min(low) AS low, "
+        "arg_max(close, timestamp) AS close, sum(volume) AS volume "
+        f"FROM {OHLCV_TABLE} WHERE exchange = ? AND symbol = ? AND timeframe = ? "
+        "AND timestamp >= ? AND timestamp < ? GROUP BY 1 ORDER BY 1",
+        params=[seconds, exchange, symbol, source_timeframe, lower, upper],
+    ).pl()
+    return _utc_ms(frame)
+
+
+class DuckDBWarehouse:
+    """The warehouse on one open DuckDB connection (from dagster-duckdb's ``DuckDBResource``)."""
+
+    kind = "duckdb"
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.conn = conn
+
+    def replace_month(
+        self, exchange: str, symbol: str, month: str, bars_by_timeframe: dict[str, pl.DataFrame]
+    ) -> int:
+        return replace_month(self.conn, exchange, symbol, month, bars_by_timeframe)
+
+    def month_row_counts(self, exchange: str, symbol: str, month: str) -> dict[str, int]:
+        return month_row_counts(self.conn, exchange, symbol, month)
+
+    def read_bars(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pl.DataFrame:
+        return read_bars(self.conn, exchange, symbol, timeframe, start, end)
+
+    def resample_bars(
+        self,
+        exchange: str,
+        symbol: str,
+        source_timeframe: str,
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pl.DataFrame:
+        return resample_bars(self.conn, exchange, symbol, source_timeframe, timeframe, start, end)
