@@ -95,6 +95,44 @@ def _month_range(month: str) -> tuple[datetime, datetime]:
     )
 
 
+def send_bars_ilp(
+    ilp_conf: str, exchange: str, symbol: str, bars_by_timeframe: dict[str, pl.DataFrame]
+) -> int:
+    """Send bars to the ``ohlcv`` table over ILP/HTTP in one request; returns rows sent."""
+    from questdb import Sender
+
+    frames = [
+        frame.select(
+            pl.lit(exchange).alias("exchange"),
+            pl.lit(symbol).alias("symbol"),
+            pl.lit(timeframe).alias("timeframe"),
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            # The client takes nanosecond timestamps only.
+            pl.col("timestamp").dt.cast_time_unit("ns"),
+        )
+        for timeframe, frame in bars_by_timeframe.items()
+        if frame.height
+    ]
+    if not frames:
+        return 0
+    rows = pl.concat(frames).to_pandas()
+    for column in ("exchange", "symbol", "timeframe"):
+        rows[column] = rows[column].astype("category")
+    with Sender.from_conf(ilp_conf) as sender:
+        sender.dataframe(
+            rows,
+            table_name=OHLCV_TABLE,
+            symbols=["exchange", "symbol", "timeframe"],
+            at="timestamp",
+        )
+        sender.flush()
+    return len(rows)
+
+
 class QuestDBWarehouse:
     """The warehouse on a QuestDB server."""
 
@@ -143,38 +181,10 @@ class QuestDBWarehouse:
     def replace_month(
         self, exchange: str, symbol: str, month: str, bars_by_timeframe: dict[str, pl.DataFrame]
     ) -> int:
-        from questdb import Sender
-
-        frames = [
-            frame.select(
-                pl.lit(exchange).alias("exchange"),
-                pl.lit(symbol).alias("symbol"),
-                pl.lit(timeframe).alias("timeframe"),
-                "open",
-                "high",
-                "low",
-                "close",
-                "volume",
-                "timestamp",
-            )
-            for timeframe, frame in bars_by_timeframe.items()
-            if frame.height
-        ]
-        if not frames:
-            return 0
-        incoming = pl.concat(frames).to_pandas()
-        for column in ("exchange", "symbol", "timeframe"):
-            incoming[column] = incoming[column].astype("category")
-        with Sender.from_conf(self.config.ilp_conf) as sender:
-            sender.dataframe(
-                incoming,
-                table_name=OHLCV_TABLE,
-                symbols=["exchange", "symbol", "timeframe"],
-                at="timestamp",
-            )
-            sender.flush()
-        self.wait_for_wal()
-        return len(incoming)
+        written = send_bars_ilp(self.config.ilp_conf, exchange, symbol, bars_by_timeframe)
+        if written:
+            self.wait_for_wal()
+        return written
 
     def month_row_counts(self, exchange: str, symbol: str, month: str) -> dict[str, int]:
         start, end = _month_range(month)
