@@ -50,7 +50,8 @@ materialize: dagster-home ## materialize every partition of the graph: bars, stu
 serve: dagster-home ## the API + chart UI and the Dagster UI (webserver and daemon)
 	@echo "Maestro UI and API: http://$(HOST):$(API_PORT)   (API docs: http://$(HOST):$(API_PORT)/docs)"
 	@echo "Dagster UI:         http://$(HOST):$(DAGSTER_PORT)"
-	$(VENV)/bin/maestro serve --host $(HOST) --port $(API_PORT) & api=$$!; \
+	MAESTRO_DAGSTER_URL=http://$(HOST):$(DAGSTER_PORT) \
+		$(VENV)/bin/maestro serve --host $(HOST) --port $(API_PORT) & api=$$!; \
 	trap 'kill $$api 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(HOST) -p $(DAGSTER_PORT)
 

@@ -15,7 +15,7 @@ from maestro_pipeline.analytics.tearsheet import (
 )
 from maestro_pipeline.defs.partitions import strategy_symbol_timeframe, study_partitions
 from maestro_pipeline.defs.resources import LakeResource, MarketDataResource
-from maestro_pipeline.defs.studies import walk_forward_study
+from maestro_pipeline.defs.studies import format_number, walk_forward_study
 from maestro_pipeline.engine.bars import timeframe_ms
 from maestro_pipeline.engine.metrics import periods_per_year
 from maestro_pipeline.storage.reports import ReportStore
@@ -142,8 +142,8 @@ def leaderboard(lake: LakeResource) -> dg.MaterializeResult:
     )
     lines = ["| rank | study | OOS Sharpe | DSR | PBO |", "|---|---|---|---|---|"]
     lines += [
-        f"| {r['rank']} | {r['study_id']} | {_fmt(r['oos_sharpe_ratio'])} | "
-        f"{_fmt(r['deflated_sharpe_ratio'])} | {_fmt(r['pbo'])} |"
+        f"| {r['rank']} | {r['study_id']} | {format_number(r['oos_sharpe_ratio'])} | "
+        f"{format_number(r['deflated_sharpe_ratio'])} | {format_number(r['pbo'])} |"
         for r in top.iter_rows(named=True)
     ]
     return dg.MaterializeResult(
@@ -153,10 +153,6 @@ def leaderboard(lake: LakeResource) -> dg.MaterializeResult:
             "path": dg.MetadataValue.path(str(path)),
         }
     )
-
-
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
 
 
 report_assets = [strategy_report, leaderboard]

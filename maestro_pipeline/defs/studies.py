@@ -1,5 +1,6 @@
 """Walk-forward optimization studies: one Optuna-driven study per strategy x symbol x timeframe."""
 
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -90,6 +91,11 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def format_number(value: float | None) -> str:
+    """Two decimals for tables shown in the UI; a dash where there is no finite value."""
+    return "–" if value is None or not math.isfinite(value) else f"{value:.2f}"
+
+
 def _folds_markdown(folds: pl.DataFrame) -> str:
     lines = [
         "| fold | out-of-sample | best parameters | IS Sharpe | OOS Sharpe |",
@@ -99,8 +105,8 @@ def _folds_markdown(folds: pl.DataFrame) -> str:
         period = f"{str(row['oos_start'])[:10]} → {str(row['oos_end'])[:10]}"
         lines.append(
             f"| {row['fold']} | {period} | `{row['best_params']}` | "
-            f"{row.get('is_sharpe_ratio', float('nan')):.2f} | "
-            f"{row.get('oos_sharpe_ratio', float('nan')):.2f} |"
+            f"{format_number(row.get('is_sharpe_ratio'))} | "
+            f"{format_number(row.get('oos_sharpe_ratio'))} |"
         )
     return "\n".join(lines)
 
