@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from maestro_pipeline.settings import Settings
-from maestro_pipeline.storage import warehouse
+from maestro_pipeline.storage.warehouse import DuckDBWarehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 YEAR = (datetime(2018, 1, 1, tzinfo=UTC), datetime(2019, 1, 1, tzinfo=UTC))
@@ -81,7 +81,8 @@ def main() -> None:
         )
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
             figures["duckdb_read_1y_1h"] = _timed(
-                lambda: warehouse.read_bars(conn, "sample", "BTC/USD", "1h", *YEAR), args.repeat
+                lambda: DuckDBWarehouse(conn).read_bars("sample", "BTC/USD", "1h", *YEAR),
+                args.repeat,
             )
     print(json.dumps(figures, indent=2))
 

@@ -70,6 +70,15 @@ def month_bounds_ms(month: str) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """[start, end) of a 'YYYY-MM' month as UTC datetimes."""
+    start_ms, end_ms = month_bounds_ms(month)
+    return (
+        datetime.fromtimestamp(start_ms / 1000, UTC),
+        datetime.fromtimestamp(end_ms / 1000, UTC),
+    )
+
+
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Call ``write`` on a temp file beside ``path``, sync it, and rename it onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import polars as pl
 import psycopg
 
 from maestro_pipeline.engine.bars import timeframe_ms
-from maestro_pipeline.storage.lake import month_bounds_ms
-from maestro_pipeline.storage.warehouse import OHLCV_TABLE
+from maestro_pipeline.storage.lake import month_bounds
+from maestro_pipeline.storage.warehouse import OHLCV_TABLE, tagged_bars, time_bounds
 
 CREATE_OHLCV = f"""
 CREATE TABLE IF NOT EXISTS {OHLCV_TABLE} (
@@ -83,43 +83,17 @@ class QuestDBConfig:
         )
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _month_range(month: str) -> tuple[datetime, datetime]:
-    start_ms, end_ms = month_bounds_ms(month)
-    return (
-        datetime.fromtimestamp(start_ms / 1000, UTC),
-        datetime.fromtimestamp(end_ms / 1000, UTC),
-    )
-
-
 def send_bars_ilp(
     ilp_conf: str, exchange: str, symbol: str, bars_by_timeframe: dict[str, pl.DataFrame]
 ) -> int:
     """Send bars to the ``ohlcv`` table over ILP/HTTP in one request; returns rows sent."""
     from questdb import Sender
 
-    frames = [
-        frame.select(
-            pl.lit(exchange).alias("exchange"),
-            pl.lit(symbol).alias("symbol"),
-            pl.lit(timeframe).alias("timeframe"),
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-            # The client takes nanosecond timestamps only.
-            pl.col("timestamp").dt.cast_time_unit("ns"),
-        )
-        for timeframe, frame in bars_by_timeframe.items()
-        if frame.height
-    ]
-    if not frames:
+    tagged = tagged_bars(exchange, symbol, bars_by_timeframe)
+    if tagged is None:
         return 0
-    rows = pl.concat(frames).to_pandas()
+    # The client takes nanosecond timestamps only.
+    rows = tagged.with_columns(pl.col("timestamp").dt.cast_time_unit("ns")).to_pandas()
     for column in ("exchange", "symbol", "timeframe"):
         rows[column] = rows[column].astype("category")
     with Sender.from_conf(ilp_conf) as sender:
@@ -187,7 +161,7 @@ class QuestDBWarehouse:
         return written
 
     def month_row_counts(self, exchange: str, symbol: str, month: str) -> dict[str, int]:
-        start, end = _month_range(month)
+        start, end = month_bounds(month)
         rows = self._query(
             f"SELECT timeframe, count() FROM {OHLCV_TABLE} WHERE exchange = %s AND symbol = %s "
             "AND timestamp >= %s AND timestamp < %s GROUP BY timeframe",
@@ -218,8 +192,7 @@ class QuestDBWarehouse:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pl.DataFrame:
-        lower = _utc(start or datetime(1970, 1, 1, tzinfo=UTC))
-        upper = _utc(end or datetime(9999, 1, 1, tzinfo=UTC))
+        lower, upper = time_bounds(start, end)
         rows = self._query(
             f"SELECT timestamp, open, high, low, close, volume FROM {OHLCV_TABLE} "
             "WHERE exchange = %s AND symbol = %s AND timeframe = %s "
@@ -237,8 +210,7 @@ class QuestDBWarehouse:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pl.DataFrame:
-        lower = _utc(start or datetime(1970, 1, 1, tzinfo=UTC))
-        upper = _utc(end or datetime(9999, 1, 1, tzinfo=UTC))
+        lower, upper = time_bounds(start, end)
         # SAMPLE BY takes a literal, built from a validated timeframe, never from free text.
         interval = sample_by_interval(timeframe)
         rows = self._query(

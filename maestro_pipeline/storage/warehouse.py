@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from maestro_pipeline.engine.bars import timeframe_ms
-from maestro_pipeline.storage.lake import month_bounds_ms
+from maestro_pipeline.storage.lake import month_bounds
 
 
 class Warehouse(Protocol):
@@ -75,29 +75,10 @@ CREATE TABLE IF NOT EXISTS {OHLCV_TABLE} (
 """
 
 
-def _month_range(month: str) -> tuple[datetime, datetime]:
-    start_ms, end_ms = month_bounds_ms(month)
-    return (
-        datetime.fromtimestamp(start_ms / 1000, UTC),
-        datetime.fromtimestamp(end_ms / 1000, UTC),
-    )
-
-
-def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute("SET TimeZone = 'UTC'")
-    conn.execute(CREATE_OHLCV)
-
-
-def replace_month(
-    conn: duckdb.DuckDBPyConnection,
-    exchange: str,
-    symbol: str,
-    month: str,
-    bars_by_timeframe: dict[str, pl.DataFrame],
-) -> int:
-    """Replace one symbol-month (all timeframes) by ``bars_by_timeframe``; returns rows written."""
-    ensure_schema(conn)
-    start, end = _month_range(month)
+def tagged_bars(
+    exchange: str, symbol: str, bars_by_timeframe: dict[str, pl.DataFrame]
+) -> pl.DataFrame | None:
+    """One frame of a symbol-month's bars at every timeframe, with the series columns added."""
     frames = [
         frame.select(
             pl.lit(exchange).alias("exchange"),
@@ -111,41 +92,13 @@ def replace_month(
             "volume",
         )
         for timeframe, frame in bars_by_timeframe.items()
+        if frame.height
     ]
-    incoming = pl.concat(frames) if frames else None
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.execute(
-            f"DELETE FROM {OHLCV_TABLE} WHERE exchange = ? AND symbol = ? "
-            "AND timestamp >= ? AND timestamp < ?",
-            [exchange, symbol, start, end],
-        )
-        if incoming is not None and incoming.height:
-            conn.register("incoming_bars", incoming.to_arrow())
-            conn.execute(f"INSERT INTO {OHLCV_TABLE} SELECT * FROM incoming_bars")
-            conn.unregister("incoming_bars")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return 0 if incoming is None else incoming.height
+    return pl.concat(frames) if frames else None
 
 
-def month_row_counts(
-    conn: duckdb.DuckDBPyConnection, exchange: str, symbol: str, month: str
-) -> dict[str, int]:
-    """Rows per timeframe stored for one symbol-month."""
-    ensure_schema(conn)
-    start, end = _month_range(month)
-    rows = conn.execute(
-        f"SELECT timeframe, count(*) FROM {OHLCV_TABLE} WHERE exchange = ? AND symbol = ? "
-        "AND timestamp >= ? AND timestamp < ? GROUP BY timeframe",
-        [exchange, symbol, start, end],
-    ).fetchall()
-    return {timeframe: int(count) for timeframe, count in rows}
-
-
-def _bounds(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+def time_bounds(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """[start, end) with open ends replaced by dates beyond any bar."""
     return start or datetime(1970, 1, 1, tzinfo=UTC), end or datetime(9999, 1, 1, tzinfo=UTC)
 
 
@@ -155,65 +108,54 @@ def _utc_ms(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def read_bars(
-    conn: duckdb.DuckDBPyConnection,
-    exchange: str,
-    symbol: str,
-    timeframe: str,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> pl.DataFrame:
-    """Bars of one series in [start, end), sorted by time (works on read-only connections)."""
-    lower, upper = _bounds(start, end)
-    frame = conn.sql(
-        f"SELECT timestamp, open, high, low, close, volume FROM {OHLCV_TABLE} "
-        "WHERE exchange = ? AND symbol = ? AND timeframe = ? AND timestamp >= ? AND timestamp < ? "
-        "ORDER BY timestamp",
-        params=[exchange, symbol, timeframe, lower, upper],
-    ).pl()
-    return _utc_ms(frame)
-
-
-def resample_bars(
-    conn: duckdb.DuckDBPyConnection,
-    exchange: str,
-    symbol: str,
-    source_timeframe: str,
-    timeframe: str,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> pl.DataFrame:
-    """Coarser bars aggregated in DuckDB: first open, max high, min low, last close, sum volume."""
-    seconds = timeframe_ms(timeframe) // 1000
-    lower, upper = _bounds(start, end)
-    # time_bucket's default origin is midnight UTC, so buckets that divide a day start at bar
-    # open times; the width is an integer parameter, never text from the caller.
-    frame = conn.sql(
-        "SELECT time_bucket(to_seconds(?::BIGINT), timestamp) AS timestamp, "
-        "arg_min(open, timestamp) AS open, max(high) AS high, min(low) AS low, "
-        "arg_max(close, timestamp) AS close, sum(volume) AS volume "
-        f"FROM {OHLCV_TABLE} WHERE exchange = ? AND symbol = ? AND timeframe = ? "
-        "AND timestamp >= ? AND timestamp < ? GROUP BY 1 ORDER BY 1",
-        params=[seconds, exchange, symbol, source_timeframe, lower, upper],
-    ).pl()
-    return _utc_ms(frame)
-
-
 class DuckDBWarehouse:
-    """The warehouse on one open DuckDB connection (from dagster-duckdb's ``DuckDBResource``)."""
+    """The warehouse on one open DuckDB connection (from dagster-duckdb's ``DuckDBResource``).
+
+    Reads work on read-only connections; the first write creates the table.
+    """
 
     kind = "duckdb"
 
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.conn = conn
 
+    def ensure_schema(self) -> None:
+        self.conn.execute("SET TimeZone = 'UTC'")
+        self.conn.execute(CREATE_OHLCV)
+
     def replace_month(
         self, exchange: str, symbol: str, month: str, bars_by_timeframe: dict[str, pl.DataFrame]
     ) -> int:
-        return replace_month(self.conn, exchange, symbol, month, bars_by_timeframe)
+        self.ensure_schema()
+        start, end = month_bounds(month)
+        incoming = tagged_bars(exchange, symbol, bars_by_timeframe)
+        conn = self.conn
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(
+                f"DELETE FROM {OHLCV_TABLE} WHERE exchange = ? AND symbol = ? "
+                "AND timestamp >= ? AND timestamp < ?",
+                [exchange, symbol, start, end],
+            )
+            if incoming is not None:
+                conn.register("incoming_bars", incoming.to_arrow())
+                conn.execute(f"INSERT INTO {OHLCV_TABLE} SELECT * FROM incoming_bars")
+                conn.unregister("incoming_bars")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return 0 if incoming is None else incoming.height
 
     def month_row_counts(self, exchange: str, symbol: str, month: str) -> dict[str, int]:
-        return month_row_counts(self.conn, exchange, symbol, month)
+        self.ensure_schema()
+        start, end = month_bounds(month)
+        rows = self.conn.execute(
+            f"SELECT timeframe, count(*) FROM {OHLCV_TABLE} WHERE exchange = ? AND symbol = ? "
+            "AND timestamp >= ? AND timestamp < ? GROUP BY timeframe",
+            [exchange, symbol, start, end],
+        ).fetchall()
+        return {timeframe: int(count) for timeframe, count in rows}
 
     def read_bars(
         self,
@@ -223,7 +165,14 @@ class DuckDBWarehouse:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pl.DataFrame:
-        return read_bars(self.conn, exchange, symbol, timeframe, start, end)
+        lower, upper = time_bounds(start, end)
+        frame = self.conn.sql(
+            f"SELECT timestamp, open, high, low, close, volume FROM {OHLCV_TABLE} "
+            "WHERE exchange = ? AND symbol = ? AND timeframe = ? "
+            "AND timestamp >= ? AND timestamp < ? ORDER BY timestamp",
+            params=[exchange, symbol, timeframe, lower, upper],
+        ).pl()
+        return _utc_ms(frame)
 
     def resample_bars(
         self,
@@ -234,4 +183,16 @@ class DuckDBWarehouse:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pl.DataFrame:
-        return resample_bars(self.conn, exchange, symbol, source_timeframe, timeframe, start, end)
+        seconds = timeframe_ms(timeframe) // 1000
+        lower, upper = time_bounds(start, end)
+        # time_bucket's default origin is midnight UTC, so buckets that divide a day start at
+        # bar open times; the width is an integer parameter, never text from the caller.
+        frame = self.conn.sql(
+            "SELECT time_bucket(to_seconds(?::BIGINT), timestamp) AS timestamp, "
+            "arg_min(open, timestamp) AS open, max(high) AS high, min(low) AS low, "
+            "arg_max(close, timestamp) AS close, sum(volume) AS volume "
+            f"FROM {OHLCV_TABLE} WHERE exchange = ? AND symbol = ? AND timeframe = ? "
+            "AND timestamp >= ? AND timestamp < ? GROUP BY 1 ORDER BY 1",
+            params=[seconds, exchange, symbol, source_timeframe, lower, upper],
+        ).pl()
+        return _utc_ms(frame)

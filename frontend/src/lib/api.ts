@@ -1,0 +1,260 @@
+// Typed access to the Maestro API (/api/v2). Shapes mirror api/models.py.
+
+export const API = "/api/v2";
+
+export type Num = number | null;
+
+export interface Health {
+  status: "ok";
+  data_dir: string;
+  lake_exchange: string;
+  symbols: string[];
+  timeframes: string[];
+  studies_published: number;
+  leaderboard: boolean;
+}
+
+export interface ParameterSpace {
+  type: "int" | "float" | "categorical";
+  low?: number | null;
+  high?: number | null;
+  choices?: unknown[] | null;
+}
+
+export interface StrategyInfo {
+  name: string;
+  description: string;
+  defaults: Record<string, unknown>;
+  space: Record<string, ParameterSpace>;
+}
+
+export interface LeaderboardRow {
+  rank: number;
+  study_id: string;
+  strategy: string;
+  symbol: string;
+  timeframe: string;
+  oos_sharpe_ratio: Num;
+  oos_sortino_ratio: Num;
+  oos_max_drawdown: Num;
+  oos_cagr: Num;
+  oos_total_return: Num;
+  oos_trade_count: number | null;
+  deflated_sharpe_ratio: Num;
+  pbo: Num;
+  wf_efficiency: Num;
+  updated_at: string | null;
+}
+
+export interface Leaderboard {
+  count: number;
+  rows: LeaderboardRow[];
+}
+
+export type Metrics = Record<string, Num>;
+
+export interface Fold {
+  fold: number;
+  is_start: string;
+  is_end: string;
+  oos_start: string;
+  oos_end: string;
+  is_bars: number;
+  oos_bars: number;
+  best_params: Record<string, unknown>;
+  best_value: Num;
+  best_trial: number | null;
+  wf_efficiency: Num;
+  is_metrics: Metrics;
+  oos_metrics: Metrics;
+  trials: Record<string, number>;
+}
+
+export interface Progress {
+  study_id: string;
+  status: "pending" | "running" | "completed" | "failed";
+  run_id?: string | null;
+  fold?: number | null;
+  n_folds?: number | null;
+  trials_done?: number | null;
+  n_trials?: number | null;
+  best_value?: Num;
+  error?: string | null;
+  updated_at?: string | null;
+}
+
+export interface StudyDetail {
+  study_id: string;
+  strategy: string;
+  symbol: string;
+  timeframe: string;
+  status: Progress["status"];
+  published: boolean;
+  version: string | null;
+  oos: Metrics | null;
+  deflated_sharpe_ratio: Num;
+  pbo: Num;
+  wf_efficiency: Num;
+  n_folds: number | null;
+  n_trials_total: number | null;
+  oos_start: string | null;
+  oos_end: string | null;
+  folds: Fold[];
+}
+
+/** Column-wise OHLCV; timestamp = bar open, epoch ms UTC. */
+export interface Bars {
+  symbol: string;
+  timeframe: string;
+  exchange: string;
+  count: number;
+  truncated: boolean;
+  timestamp: number[];
+  open: number[];
+  high: number[];
+  low: number[];
+  close: number[];
+  volume: number[];
+}
+
+export interface Equity {
+  study_id: string;
+  count: number;
+  timestamp: number[];
+  equity: Num[];
+  returns: Num[];
+  drawdown: Num[];
+  fold: number[];
+}
+
+export interface Trade {
+  fold: number;
+  side: "long" | "short";
+  entry_time: string;
+  exit_time: string | null;
+  entry_price: number;
+  exit_price: Num;
+  size: number;
+  fees: number;
+  pnl: Num;
+  return: Num;
+  status: "open" | "closed";
+}
+
+export interface Trades {
+  study_id: string;
+  count: number;
+  trades: Trade[];
+}
+
+export interface HistoryPoint {
+  number: number;
+  state: string;
+  value: Num;
+  best_so_far: Num;
+}
+
+export interface InsightsFold {
+  fold: number;
+  history?: HistoryPoint[];
+  importances?: Record<string, number>;
+}
+
+export interface Insights {
+  study_id: string;
+  folds: InsightsFold[];
+  importances: Record<string, number>;
+  evaluator?: string | null;
+}
+
+export interface StudyRequest {
+  strategy: string;
+  symbol: string;
+  timeframe: string;
+  n_splits?: number;
+  n_trials?: number;
+}
+
+export interface StudySubmitted {
+  study_id: string;
+  run_id: string;
+  partition_key: string;
+  dagster_run_url: string;
+  progress_url: string;
+}
+
+/** An HTTP error carrying the API's own message (FastAPI `detail`). */
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** The human message of a FastAPI error body: a string detail or the list of field errors. */
+export function errorMessage(status: number, body: unknown): string {
+  const detail = (body as { detail?: unknown } | null)?.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((d: { loc?: unknown[]; msg?: string }) => {
+        const field = Array.isArray(d.loc) ? d.loc.filter((p) => p !== "body").join(".") : "";
+        return field ? `${field}: ${d.msg ?? ""}` : (d.msg ?? "");
+      })
+      .join("; ");
+  }
+  return `HTTP ${status}`;
+}
+
+async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(API + path, init);
+  if (!res.ok) {
+    let body: unknown = null;
+    try {
+      body = await res.json();
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(res.status, errorMessage(res.status, body));
+  }
+  return (await res.json()) as T;
+}
+
+export const get = <T>(path: string) => request<T>(path);
+
+export function post<T>(path: string, body: unknown): Promise<T> {
+  return request<T>(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+export const api = {
+  health: () => get<Health>("/health"),
+  strategies: () => get<StrategyInfo[]>("/strategies"),
+  leaderboard: () => get<Leaderboard>("/leaderboard"),
+  study: (id: string) => get<StudyDetail>(`/optimization/${encodeURIComponent(id)}`),
+  trades: (id: string) => get<Trades>(`/optimization/${encodeURIComponent(id)}/trades`),
+  equity: (id: string) => get<Equity>(`/optimization/${encodeURIComponent(id)}/equity`),
+  insights: (id: string) => get<Insights>(`/optimization/${encodeURIComponent(id)}/insights`),
+  bars: (slug: string, timeframe: string, start?: string, end?: string) => {
+    const q = new URLSearchParams({ timeframe });
+    if (start) q.set("start", start);
+    if (end) q.set("end", end);
+    return get<Bars>(`/bars/${encodeURIComponent(slug)}?${q}`);
+  },
+  submit: (req: StudyRequest) => post<StudySubmitted>("/optimization", req),
+};
+
+export const reportUrl = (id: string) => `${API}/optimization/${encodeURIComponent(id)}/report`;
+
+/** ws(s)://host/api/v2/optimization/{id}/progress[?run_id=] for the current page's origin. */
+export function progressSocketUrl(loc: { protocol: string; host: string }, id: string, runId?: string) {
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  const q = runId ? `?run_id=${encodeURIComponent(runId)}` : "";
+  return `${scheme}//${loc.host}${API}/optimization/${encodeURIComponent(id)}/progress${q}`;
+}
