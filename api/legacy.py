@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from api.models import LegacyStudy, LegacyTrade
-from api.study_views import finite
+from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.storage.studies import StudyKey
 
 PYFOLIO_NAMES = {
@@ -36,7 +36,7 @@ def _fills(trades: pl.DataFrame) -> list[LegacyTrade]:
                 size=row["size"],
             )
         )
-        exit_price = finite(row["exit_price"])
+        exit_price = finite_or_none(row["exit_price"])
         if row["exit_time"] is not None and exit_price is not None:
             fills.append(
                 LegacyTrade(
@@ -58,6 +58,8 @@ def legacy_study(
         symbol=key.symbol,
         timeframe=key.timeframe,
         params=params,
-        analyzers={"PyFolio": {name: finite(oos.get(src)) for name, src in PYFOLIO_NAMES.items()}},
+        analyzers={
+            "PyFolio": {name: finite_or_none(oos.get(src)) for name, src in PYFOLIO_NAMES.items()}
+        },
         observers={"BuySell": _fills(trades)},
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import polars as pl
@@ -19,19 +18,11 @@ from api.models import (
     Trade,
     Trades,
 )
+from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.storage.studies import StudyKey
 
 PROGRESS_STATUSES = ("pending", "running", "completed", "failed")
 TRIAL_COUNT_COLUMNS = ("n_complete", "n_pruned", "n_infeasible", "n_evaluated_here")
-
-
-def finite(value: Any) -> float | None:
-    """A float, or None for missing and non-finite values."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def progress_model(key: StudyKey, progress: dict[str, Any] | None) -> Progress | None:
@@ -40,7 +31,7 @@ def progress_model(key: StudyKey, progress: dict[str, Any] | None) -> Progress |
     status = progress.get("status")
     fields = {**progress, "study_id": key.study_id}
     fields["status"] = status if status in PROGRESS_STATUSES else "running"
-    fields["best_value"] = finite(progress.get("best_value"))
+    fields["best_value"] = finite_or_none(progress.get("best_value"))
     return Progress.model_validate(fields)
 
 
@@ -69,11 +60,11 @@ def study_summary(
         base.update(
             version=summary.get("version"),
             oos=OosMetrics.model_validate(
-                {k: finite(v) for k, v in oos.items() if isinstance(v, int | float | None)}
+                {k: finite_or_none(v) for k, v in oos.items() if isinstance(v, int | float | None)}
             ),
-            deflated_sharpe_ratio=finite(summary.get("deflated_sharpe_ratio")),
-            pbo=finite(summary.get("pbo")),
-            wf_efficiency=finite(summary.get("wf_efficiency")),
+            deflated_sharpe_ratio=finite_or_none(summary.get("deflated_sharpe_ratio")),
+            pbo=finite_or_none(summary.get("pbo")),
+            wf_efficiency=finite_or_none(summary.get("wf_efficiency")),
             n_folds=summary.get("n_folds"),
             n_trials_total=summary.get("n_trials_total"),
             oos_start=summary.get("oos_start"),
@@ -86,7 +77,7 @@ def _fold(row: dict[str, Any]) -> Fold:
     def window(prefix: str) -> FoldMetrics:
         return FoldMetrics.model_validate(
             {
-                name.removeprefix(prefix): finite(value)
+                name.removeprefix(prefix): finite_or_none(value)
                 for name, value in row.items()
                 if name.startswith(prefix)
                 and name not in (f"{prefix}start", f"{prefix}end")
@@ -103,9 +94,9 @@ def _fold(row: dict[str, Any]) -> Fold:
         is_bars=row["is_bars"],
         oos_bars=row["oos_bars"],
         best_params=json.loads(row["best_params"]),
-        best_value=finite(row.get("best_value")),
+        best_value=finite_or_none(row.get("best_value")),
         best_trial=row.get("best_trial"),
-        wf_efficiency=finite(row.get("wf_efficiency")),
+        wf_efficiency=finite_or_none(row.get("wf_efficiency")),
         is_metrics=window("is_"),
         oos_metrics=window("oos_"),
         trials={name: int(row[name]) for name in TRIAL_COUNT_COLUMNS if row.get(name) is not None},
@@ -152,9 +143,9 @@ def trades_view(key: StudyKey, trades: pl.DataFrame) -> Trades:
         Trade.model_validate(
             {
                 **row,
-                "exit_price": finite(row["exit_price"]),
-                "pnl": finite(row["pnl"]),
-                "return": finite(row["return"]),
+                "exit_price": finite_or_none(row["exit_price"]),
+                "pnl": finite_or_none(row["pnl"]),
+                "return": finite_or_none(row["return"]),
             }
         )
         for row in rows

@@ -7,10 +7,8 @@ Crypto trades every day, so annualization uses 365 days scaled to the bar length
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -21,6 +19,8 @@ logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 import pandas as pd  # noqa: E402
 import polars as pl  # noqa: E402
 import quantstats as qs  # noqa: E402
+
+from maestro_pipeline.engine.metrics import finite_or_none  # noqa: E402
 
 
 def returns_from_equity(equity: pl.DataFrame) -> pd.Series:
@@ -42,14 +42,6 @@ def buy_and_hold_returns(bars: pl.DataFrame, index: pd.DatetimeIndex) -> pd.Seri
     return aligned.pct_change().fillna(0.0).rename("benchmark")
 
 
-def _clean(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def report_metrics(
     returns: pd.Series, benchmark: pd.Series, periods_per_year: float
 ) -> dict[str, dict[str, float | None]]:
@@ -68,7 +60,7 @@ def report_metrics(
         "profit_factor": lambda r: stats.profit_factor(r),
     }
     return {
-        name: {"strategy": _clean(fn(returns)), "benchmark": _clean(fn(benchmark))}
+        name: {"strategy": finite_or_none(fn(returns)), "benchmark": finite_or_none(fn(benchmark))}
         for name, fn in measures.items()
     }
 

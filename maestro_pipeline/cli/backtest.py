@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from rich.table import Table
 from maestro_pipeline.cli import app
 from maestro_pipeline.cli.inputs import load_bars
 from maestro_pipeline.engine.backtest import BacktestSettings, SettingsError, run_backtest
+from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.engine.registry import get_strategy
 from maestro_pipeline.engine.strategy import ParameterError
 
@@ -53,10 +53,6 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
         frame.to_parquet(path, index=False)
     else:
         frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 @app.command("backtest")
@@ -133,7 +129,7 @@ def backtest_command(
             "bars": bars.height,
             "start": first.isoformat(),
             "end": last.isoformat(),
-            **{k: _finite_or_none(v) for k, v in result.metrics.items()},
+            **{k: finite_or_none(v) for k, v in result.metrics.items()},
             "trade_count": int(result.metrics["trade_count"]),
         }
         typer.echo(orjson.dumps(payload).decode())

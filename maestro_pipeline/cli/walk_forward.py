@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from rich.table import Table
 
 from maestro_pipeline.cli import app
 from maestro_pipeline.cli.inputs import load_bars
+from maestro_pipeline.engine.metrics import json_safe
 
 # The option that sets each WalkForwardConfig field, to name it in error messages.
 OPTION_OF_FIELD = {
@@ -142,17 +142,6 @@ def walk_forward_command(
     _print_report(payload)
 
 
-def _clean(value: Any) -> Any:
-    """NaN and infinities become null: JSON has no such numbers."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _payload(result: Any, data: Path | None, symbol: str | None, timeframe: str) -> dict:
     folds = []
     for row in result.folds.to_dicts():
@@ -161,7 +150,7 @@ def _payload(result: Any, data: Path | None, symbol: str | None, timeframe: str)
             row[name] = row[name].isoformat() if row[name] is not None else None
         folds.append(row)
     summary = dict(result.summary)
-    return _clean(
+    return json_safe(
         {
             "strategy": summary["strategy"],
             "source": str(data) if data is not None else symbol,

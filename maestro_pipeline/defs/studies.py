@@ -15,6 +15,7 @@ from maestro_pipeline.defs.market_data import bars
 from maestro_pipeline.defs.partitions import strategy_symbol_timeframe, study_partitions
 from maestro_pipeline.defs.resources import LakeResource, MarketDataResource, OptunaResource
 from maestro_pipeline.engine.backtest import BacktestSettings
+from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.engine.registry import get_strategy
 from maestro_pipeline.engine.walk_forward import (
     WalkForwardConfig,
@@ -74,21 +75,14 @@ def _summary_row(key: StudyKey, summary: dict[str, Any]) -> pl.DataFrame:
     row: dict[str, Any] = {
         "study_id": key.study_id,
         "updated_at": datetime.now(UTC),
-        **{f"oos_{name}": _number(oos.get(name)) for name in SUMMARY_METRICS},
-        "deflated_sharpe_ratio": _number(summary.get("deflated_sharpe_ratio")),
-        "pbo": _number(summary.get("pbo")),
-        "wf_efficiency": _number(summary.get("wf_efficiency")),
+        **{f"oos_{name}": finite_or_none(oos.get(name)) for name in SUMMARY_METRICS},
+        "deflated_sharpe_ratio": finite_or_none(summary.get("deflated_sharpe_ratio")),
+        "pbo": finite_or_none(summary.get("pbo")),
+        "wf_efficiency": finite_or_none(summary.get("wf_efficiency")),
         "n_trials_total": int(summary.get("n_trials_total") or 0),
         "summary_json": orjson.dumps(summary, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
     }
     return pl.DataFrame([row])
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def format_number(value: float | None) -> str:
@@ -203,13 +197,13 @@ def walk_forward_study(
     )
     return dg.MaterializeResult(
         metadata={
-            "oos_sharpe_ratio": _number(oos.get("sharpe_ratio")),
-            "oos_total_return": _number(oos.get("total_return")),
-            "oos_max_drawdown": _number(oos.get("max_drawdown")),
+            "oos_sharpe_ratio": finite_or_none(oos.get("sharpe_ratio")),
+            "oos_total_return": finite_or_none(oos.get("total_return")),
+            "oos_max_drawdown": finite_or_none(oos.get("max_drawdown")),
             "oos_trade_count": int(oos.get("trade_count") or 0),
-            "deflated_sharpe_ratio": _number(summary.get("deflated_sharpe_ratio")),
-            "pbo": _number(summary.get("pbo")),
-            "wf_efficiency": _number(summary.get("wf_efficiency")),
+            "deflated_sharpe_ratio": finite_or_none(summary.get("deflated_sharpe_ratio")),
+            "pbo": finite_or_none(summary.get("pbo")),
+            "wf_efficiency": finite_or_none(summary.get("wf_efficiency")),
             "n_trials_total": int(summary.get("n_trials_total") or 0),
             "timings_seconds": dg.MetadataValue.json(summary.get("timings", {})),
             "param_stability": dg.MetadataValue.json(summary.get("param_stability", {})),

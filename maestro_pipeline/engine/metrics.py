@@ -12,6 +12,10 @@ max drawdown against the running peak including the starting cash, Calmar
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 DAYS_PER_YEAR = 365
@@ -150,3 +154,25 @@ def trade_metrics(
         "average_trade_return": _safe_ratio(return_sum, closed_count),
         "exposure": bars_held / n_bars,
     }
+
+
+def finite_or_none(value: Any) -> float | None:
+    """A float, or None where the value is missing, not a number, or infinite."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def json_safe(value: Any) -> Any:
+    """Recursively: non-finite floats become None (JSON has no NaN), numpy scalars plain Python."""
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return finite_or_none(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

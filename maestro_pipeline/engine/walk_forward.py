@@ -65,7 +65,9 @@ from maestro_pipeline.engine.backtest import (
     simulate_orders,
 )
 from maestro_pipeline.engine.metrics import (
+    finite_or_none,
     floor_at_ruin,
+    json_safe,
     periods_per_year,
     return_metrics,
     returns_from_values,
@@ -873,7 +875,7 @@ def _assemble(
         "oos_end": _iso(folds[-1].oos_last_time),
         "n_folds": len(folds),
         "wf_efficiency": float(np.median(finite_wfe)) if finite_wfe.size else None,
-        "param_stability": _json_safe(parameter_stability(chosen, strategy.space)),
+        "param_stability": json_safe(parameter_stability(chosen, strategy.space)),
         "n_trials_total": len(trials),
         "n_trials_feasible": sum(
             c["n_complete"] + c["n_pruned"] for c in (s.counts() for s in studies)
@@ -1016,7 +1018,7 @@ def _stitched_metrics(
         final_equity=float(values[-1]),
         oos_bars=int(values.size),
     )
-    return _json_safe({k: metrics[k] for k in (*SUMMARY_METRICS, "final_equity", "oos_bars")})
+    return json_safe({k: metrics[k] for k in (*SUMMARY_METRICS, "final_equity", "oos_bars")})
 
 
 def _deflated_sharpe(
@@ -1031,8 +1033,8 @@ def _deflated_sharpe(
         return {"deflated_sharpe_ratio": None, "deflated_sharpe": {"error": str(exc)}}
     details = dataclasses.asdict(result)
     return {
-        "deflated_sharpe_ratio": _finite_or_none(result.deflated_sharpe_ratio),
-        "deflated_sharpe": _json_safe(details),
+        "deflated_sharpe_ratio": finite_or_none(result.deflated_sharpe_ratio),
+        "deflated_sharpe": json_safe(details),
     }
 
 
@@ -1100,20 +1102,3 @@ def _pbo(
 
 def _iso(value: pd.Timestamp | None) -> str | None:
     return None if value is None else value.isoformat()
-
-
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _json_safe(value: Any) -> Any:
-    """Non-finite floats become None and numpy scalars plain Python, recursively."""
-    if isinstance(value, Mapping):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return _finite_or_none(value)
