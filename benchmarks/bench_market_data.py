@@ -48,7 +48,7 @@ def _materialize(data_dir: Path, home: Path) -> float:
     env = {**os.environ, "DAGSTER_HOME": str(home), "MAESTRO_DATA_DIR": str(data_dir)}
     started = time.perf_counter()
     subprocess.run(
-        [str(Path(sys.executable).with_name("maestro")), "materialize"],
+        [str(Path(sys.executable).with_name("maestro")), "materialize", "--job", "market_data_job"],
         env=env,
         cwd=ROOT,
         check=True,

@@ -21,7 +21,6 @@ import { COLORS, type Candle, type EquitySeries, type HistogramPoint, type Marke
 const AXIS_WIDTH = 80;
 
 const baseOptions: DeepPartial<ChartOptions> = {
-  autoSize: true,
   layout: {
     background: { type: ColorType.Solid, color: "#ffffff" },
     textColor: "#37474f",
@@ -30,12 +29,12 @@ const baseOptions: DeepPartial<ChartOptions> = {
   },
   grid: { vertLines: { color: "#eceff1" }, horzLines: { color: "#eceff1" } },
   rightPriceScale: { minimumWidth: AXIS_WIDTH, borderColor: "#cfd8dc" },
-  timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#cfd8dc" },
+  // minBarSpacing below 1 px lets fitContent show a whole multi-year history at once.
+  timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#cfd8dc", minBarSpacing: 0.01 },
   crosshair: { mode: 0 },
 };
 
 // Our series modules use plain numbers for UTC seconds; lightweight-charts brands them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const data = (x: unknown) => x as any;
 
 const candleOptions = {
@@ -47,17 +46,26 @@ const candleOptions = {
   priceLineVisible: false,
 };
 
+/** A chart sized to its container at once (so fitContent works synchronously, unlike
+ * autoSize which measures a frame later), then kept sized by a ResizeObserver. */
+function makeChart(el: HTMLDivElement, options: DeepPartial<ChartOptions> = baseOptions): [IChartApi, () => void] {
+  const chart = createChart(el, { ...options, width: el.clientWidth, height: el.clientHeight });
+  const observer = new ResizeObserver(() => chart.resize(el.clientWidth, el.clientHeight));
+  observer.observe(el);
+  return [chart, () => observer.disconnect()];
+}
+
 /** Keep two charts' visible logical ranges equal (both must hold the same times). */
 export function syncCharts(a: IChartApi, b: IChartApi): () => void {
   let busy = false;
-  const link = (from: IChartApi, to: IChartApi) => (range: LogicalRange | null) => {
+  const link = (to: IChartApi) => (range: LogicalRange | null) => {
     if (busy || range === null) return;
     busy = true;
     to.timeScale().setVisibleLogicalRange(range);
     busy = false;
   };
-  const ab = link(a, b);
-  const ba = link(b, a);
+  const ab = link(b);
+  const ba = link(a);
   a.timeScale().subscribeVisibleLogicalRangeChange(ab);
   b.timeScale().subscribeVisibleLogicalRangeChange(ba);
   return () => {
@@ -79,7 +87,7 @@ export function BarsChart({ candles, volume, height = 520, onDrawn }: BarsChartP
   const chartRef = useRef<{ chart: IChartApi; candles: ReturnType<IChartApi["addSeries"]>; volume: ReturnType<IChartApi["addSeries"]> } | null>(null);
 
   useEffect(() => {
-    const chart = createChart(el.current!, baseOptions);
+    const [chart, unobserve] = makeChart(el.current!);
     const c = chart.addSeries(CandlestickSeries, candleOptions);
     const v = chart.addSeries(HistogramSeries, {
       priceScaleId: "volume",
@@ -92,6 +100,7 @@ export function BarsChart({ candles, volume, height = 520, onDrawn }: BarsChartP
     chartRef.current = { chart, candles: c, volume: v };
     return () => {
       chartRef.current = null;
+      unobserve();
       chart.remove();
     };
   }, []);
@@ -102,6 +111,7 @@ export function BarsChart({ candles, volume, height = 520, onDrawn }: BarsChartP
     ref.candles.setData(data(candles));
     ref.volume.setData(data(volume ?? []));
     ref.chart.timeScale().fitContent();
+    // the chart paints in its own animation frame, requested by setData before this one
     const id = requestAnimationFrame(() => onDrawn?.());
     return () => cancelAnimationFrame(id);
   }, [candles, volume, onDrawn]);
@@ -124,7 +134,7 @@ export function StudyCharts({ candles, markers, band, equity, onDrawn }: StudyCh
   const equityEl = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
-    const price = createChart(priceEl.current!, baseOptions);
+    const [price, unobservePrice] = makeChart(priceEl.current!);
     const c = price.addSeries(CandlestickSeries, candleOptions);
     c.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.06 } });
     const b = price.addSeries(HistogramSeries, {
@@ -137,7 +147,7 @@ export function StudyCharts({ candles, markers, band, equity, onDrawn }: StudyCh
     b.setData(data(band));
     createSeriesMarkers(c, data(markers));
 
-    const eq = createChart(equityEl.current!, {
+    const [eq, unobserveEquity] = makeChart(equityEl.current!, {
       ...baseOptions,
       layout: { ...baseOptions.layout, panes: { separatorColor: "#cfd8dc" } },
     });
@@ -169,11 +179,16 @@ export function StudyCharts({ candles, markers, band, equity, onDrawn }: StudyCh
       if (panes.length > 1) panes[1].setHeight(90);
       unsync = syncCharts(price, eq);
     }
+    // Both hold the same times: fitting both shows the whole study.
     price.timeScale().fitContent();
-    const id = requestAnimationFrame(() => requestAnimationFrame(() => onDrawn?.()));
+    eq.timeScale().fitContent();
+    // the charts paint in their own animation frame, requested before this one
+    const id = requestAnimationFrame(() => onDrawn?.());
     return () => {
       cancelAnimationFrame(id);
       unsync();
+      unobservePrice();
+      unobserveEquity();
       price.remove();
       eq.remove();
     };

@@ -236,7 +236,7 @@ export function post<T>(path: string, body: unknown): Promise<T> {
 export const api = {
   health: () => get<Health>("/health"),
   strategies: () => get<StrategyInfo[]>("/strategies"),
-  leaderboard: () => get<Leaderboard>("/leaderboard"),
+  leaderboard: () => get<Leaderboard>("/leaderboard?limit=1000"),
   study: (id: string) => get<StudyDetail>(`/optimization/${encodeURIComponent(id)}`),
   trades: (id: string) => get<Trades>(`/optimization/${encodeURIComponent(id)}/trades`),
   equity: (id: string) => get<Equity>(`/optimization/${encodeURIComponent(id)}/equity`),

@@ -125,7 +125,7 @@ export function foldsToMarkers(folds: Fold[], barTimes?: ArrayLike<Time>): Marke
       position: "aboveBar" as const,
       shape: "square" as const,
       color: COLORS.fold,
-      text: `fold ${f.fold} OOS`,
+      text: `F${f.fold}`,
     }))
     .sort(byTime);
 }

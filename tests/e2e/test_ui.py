@@ -1,0 +1,245 @@
+"""The chart UI end to end: a real study materialized into a temporary data directory, the API
+(uvicorn) serving it and the built frontend, and headless Chromium driven by Playwright.
+
+Needs ``frontend/dist`` (``cd frontend && npm ci && npm run build``) and Chromium at
+``/usr/bin/chromium`` (or ``MAESTRO_CHROMIUM``); skipped otherwise. Screenshots go to
+``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "frontend" / "dist"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("MAESTRO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MONTHS = ["2018-01-01", "2018-02-01", "2018-03-01", "2018-04-01", "2018-05-01", "2018-06-01"]
+STUDY = "BTC/USD@1h|ema_cross"
+STUDY_ID = "ema_cross.BTC-USD.1h"
+TINY = {"n_splits": 3, "n_trials": 12, "min_trades": 1}
+TIMEOUT_MS = 20_000
+
+if not (DIST / "index.html").is_file():
+    pytest.skip(
+        "frontend/dist/index.html is missing: build the UI first "
+        "(cd frontend && npm ci && npm run build)",
+        allow_module_level=True,
+    )
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (set MAESTRO_CHROMIUM)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """Six months of BTC bars, one small study with its report, and the leaderboard
+    (materialized exactly as tests/test_studies.py does)."""
+    import dagster as dg
+
+    from maestro_pipeline.defs.market_data import market_data_assets
+    from maestro_pipeline.defs.reports import leaderboard, strategy_report
+    from maestro_pipeline.defs.resources import build_resources
+    from maestro_pipeline.defs.studies import walk_forward_study
+    from maestro_pipeline.settings import Settings
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
+    resources = build_resources(settings)
+    instance = dg.DagsterInstance.local_temp(str(tmp_path_factory.mktemp("dagster_home")))
+    for month in MONTHS:
+        assert dg.materialize(
+            market_data_assets,
+            partition_key=f"{month}|BTC/USD",
+            resources=resources,
+            instance=instance,
+        ).success
+    assert dg.materialize(
+        [walk_forward_study, strategy_report],
+        partition_key=STUDY,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"walk_forward_study": {"config": TINY}}},
+    ).success
+    assert dg.materialize([leaderboard], resources=resources, instance=instance).success
+    return settings.data_dir
+
+
+@pytest.fixture(scope="module")
+def base_url(data_dir: Path):
+    """The API (and the built UI at /) on a free port over the materialized data."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MAESTRO_DATA_DIR": str(data_dir),
+        # Nothing listens there: POST /optimization answers 503.
+        "MAESTRO_DAGSTER_URL": f"http://127.0.0.1:{_free_port()}",
+    }
+    env.pop("MAESTRO_FRONTEND_DIST", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v2/health", timeout=2) as res:
+                    if res.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if proc.poll() is not None:
+                pytest.fail(f"the API exited with code {proc.returncode}")
+            if time.monotonic() > deadline:
+                pytest.fail("the API did not answer /api/v2/health within 90 s")
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(TIMEOUT_MS)
+    yield page
+    context.close()
+    assert not errors, f"uncaught page errors: {errors}"
+
+
+def _drawn(page, container: str) -> bool:
+    """Whether some canvas inside ``container`` has pixels other than the background."""
+    return page.evaluate(
+        """(sel) => [...document.querySelectorAll(sel + ' canvas')].some((c) => {
+            if (!c.width || !c.height) return false;
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            const seen = new Set();
+            for (let i = 0; i < d.length; i += 4 * 97) {
+                if (d[i + 3]) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+                if (seen.size > 3) return true;
+            }
+            return false;
+        })""",
+        container,
+    )
+
+
+def test_leaderboard_lists_the_study(page, base_url):
+    page.goto(f"{base_url}/")
+    row = page.locator(f'[data-testid="leaderboard-row"][data-study-id="{STUDY_ID}"]')
+    row.wait_for()
+    assert "ema_cross" in row.inner_text()
+    assert "BTC/USD" in row.inner_text()
+    page.screenshot(path=ARTIFACTS / "leaderboard.png", full_page=True)
+
+
+def test_study_page_draws_candles_markers_and_equity(page, base_url):
+    page.goto(f"{base_url}/")
+    page.locator(f'[data-testid="leaderboard-row"][data-study-id="{STUDY_ID}"]').click()
+    page.wait_for_url(f"**/#/study/{STUDY_ID}")
+    view = page.locator('[data-testid="study-view"][data-ready="true"]')
+    view.wait_for()
+    assert int(view.get_attribute("data-candle-count")) > 1000
+    assert int(view.get_attribute("data-marker-count")) > 0
+    assert page.locator('[data-testid="price-chart"] canvas').count() > 0
+    assert page.locator('[data-testid="equity-chart"] canvas').count() > 0
+    assert _drawn(page, '[data-testid="price-chart"]')
+    assert _drawn(page, '[data-testid="equity-chart"]')
+    assert page.locator('[data-testid="folds-table"] tbody tr').count() == TINY["n_splits"]
+    page.locator('[data-testid="importances"]').wait_for()
+    href = page.locator('[data-testid="report-link"]').get_attribute("href")
+    with urllib.request.urlopen(f"{base_url}{href}") as res:
+        assert res.headers["content-type"].startswith("text/html")
+    page.screenshot(path=ARTIFACTS / "study.png", full_page=True)
+
+
+def test_invalid_study_id_shows_the_error_state(page, base_url):
+    page.goto(f"{base_url}/#/study/nope.BTC-USD.1h")
+    error = page.locator('[data-testid="error"]')
+    error.wait_for()
+    assert "unknown strategy" in error.inner_text()
+    page.goto(f"{base_url}/#/study/not-a-study-id")
+    page.locator('[data-testid="error"]').wait_for()
+    page.screenshot(path=ARTIFACTS / "study_error.png", full_page=True)
+
+
+def test_bars_explorer_switches_timeframe(page, base_url):
+    page.goto(f"{base_url}/#/bars?symbol=BTC-USD&tf=1h")
+    hourly = page.locator('[data-testid="bars-view"][data-timeframe="1h"][data-ready="true"]')
+    hourly.wait_for()
+    n_hourly = int(hourly.get_attribute("data-candle-count"))
+    page.click('[data-testid="tf-4h"]')
+    four = page.locator('[data-testid="bars-view"][data-timeframe="4h"][data-ready="true"]')
+    four.wait_for()
+    n_four = int(four.get_attribute("data-candle-count"))
+    assert 0 < n_four < n_hourly
+    assert "tf=4h" in page.url
+    assert _drawn(page, '[data-testid="bars-chart"]')
+    page.screenshot(path=ARTIFACTS / "bars_4h.png", full_page=True)
+
+
+def test_submit_shows_the_api_error(page, base_url):
+    page.goto(f"{base_url}/#/submit")
+    page.locator('[data-testid="submit-form"]').wait_for()
+    page.click('[data-testid="submit-button"]')
+    error = page.locator('[data-testid="submit-error"]')
+    error.wait_for()
+    assert "Dagster" in error.inner_text()
+    page.click('[data-testid="watch-button"]')
+    status = page.locator('[data-testid="progress-status"]')
+    status.wait_for()
+    assert status.inner_text() == "completed"
+    page.screenshot(path=ARTIFACTS / "submit.png", full_page=True)
