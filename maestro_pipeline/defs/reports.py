@@ -53,7 +53,7 @@ def strategy_report(
     periods = periods_per_year(timeframe_ms(timeframe))
     returns = returns_from_equity(equity)
     bars = lake.lake.read_bars(market_data.lake_exchange, symbol, timeframe)
-    benchmark = buy_and_hold_returns(bars, returns.index)
+    benchmark = buy_and_hold_returns(bars, returns.index).rename(f"{symbol} buy & hold")
     metrics = report_metrics(returns, benchmark, periods)
     report = {
         "study_id": key.study_id,
