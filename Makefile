@@ -13,7 +13,7 @@ DAGSTER_PORT ?= 3000
 API_PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run setup setup-dev dagster-home frontend frontend-test browser materialize serve \
+.PHONY: run setup setup-dev dagster-home frontend frontend-test servers materialize serve \
 	test lint format bench clean
 
 run: setup frontend dagster-home materialize serve ## set up, materialize the sample, serve the UIs
@@ -26,7 +26,7 @@ setup: $(UV) ## install the project (locked dependencies) into .venv
 	$(UV) sync --frozen
 
 setup-dev: $(UV) ## install the project and the test tools into .venv
-	$(UV) sync --frozen --extra dev
+	$(UV) sync --frozen --extra dev --extra distributed
 
 frontend: ## build the chart UI into frontend/dist (from package-lock.json)
 	cd frontend && npm ci --no-audit --no-fund && npm run build
@@ -34,9 +34,15 @@ frontend: ## build the chart UI into frontend/dist (from package-lock.json)
 frontend-test: frontend ## the chart UI's unit tests
 	cd frontend && npm test
 
-browser: ## Debian's Chromium for the end-to-end tests
-	@test -x $(CHROMIUM) || (apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+# Debian packages the tests start themselves: Chromium for the browser tests, PostgreSQL and
+# Redis for the distributed (Optuna on PostgreSQL, Dagster on Celery) tests.
+TEST_PACKAGES := $(if $(wildcard $(CHROMIUM)),,chromium) \
+	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) \
+	$(if $(shell command -v redis-server),,redis-server)
+
+servers: ## install Debian's Chromium, PostgreSQL and Redis when missing (tests start them)
+	@test -z "$(strip $(TEST_PACKAGES))" || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES) >/dev/null)
 
 dagster-home:
 	mkdir -p $(DAGSTER_HOME)
@@ -55,7 +61,7 @@ serve: dagster-home ## the API + chart UI and the Dagster UI (webserver and daem
 	trap 'kill $$api 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(HOST) -p $(DAGSTER_PORT)
 
-test: setup-dev dagster-home lint frontend-test browser ## lint, unit, pipeline, API and browser tests
+test: setup-dev dagster-home lint frontend-test servers ## lint, unit, pipeline, API and browser tests
 	$(VENV)/bin/pytest -q
 
 lint:

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from maestro_pipeline.defs.executors import build_executor
 from maestro_pipeline.defs.jobs import all_jobs
 from maestro_pipeline.defs.market_data import market_data_assets
 from maestro_pipeline.defs.reports import report_assets
@@ -14,4 +15,5 @@ defs = dg.Definitions(
     jobs=all_jobs,
     schedules=all_schedules,
     resources=build_resources(),
+    executor=build_executor(),
 )

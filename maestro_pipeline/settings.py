@@ -48,8 +48,15 @@ class Settings:
     questdb_pg_port: int = 8812
     questdb_user: str | None = None
     questdb_password: str | None = None
+    executor: str = "multiprocess"
+    celery_broker: str = "redis://127.0.0.1:6379/0"
+    celery_backend: str = "redis://127.0.0.1:6379/1"
 
     def __post_init__(self) -> None:
+        if self.executor not in ("multiprocess", "celery"):
+            raise ValueError(
+                f"MAESTRO_EXECUTOR must be 'multiprocess' or 'celery', not {self.executor!r}"
+            )
         if self.warehouse not in ("duckdb", "questdb"):
             raise ValueError(
                 f"MAESTRO_WAREHOUSE must be 'duckdb' or 'questdb', not {self.warehouse!r}"
@@ -132,4 +139,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         questdb_pg_port=int(env.get("MAESTRO_QUESTDB_PG_PORT", "8812")),
         questdb_user=env.get("MAESTRO_QUESTDB_USER") or None,
         questdb_password=env.get("MAESTRO_QUESTDB_PASSWORD") or None,
+        executor=env.get("MAESTRO_EXECUTOR", "multiprocess"),
+        celery_broker=env.get("MAESTRO_CELERY_BROKER", Settings.celery_broker),
+        celery_backend=env.get("MAESTRO_CELERY_BACKEND", Settings.celery_backend),
     )

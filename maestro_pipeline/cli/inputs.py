@@ -47,3 +47,15 @@ def load_bars(data: Path | None, symbol: str | None, timeframe: str) -> pl.DataF
             param_hint="--timeframe",
         )
     return bars if source_step == step else resample_bars(bars, timeframe)
+
+
+def load_study_bars(source: dict[str, object]) -> pl.DataFrame:
+    """The bars a stored walk-forward study was made on, from the source it recorded."""
+    timeframe = str(source.get("timeframe") or "")
+    if "data" in source:
+        return load_bars(Path(str(source["data"])), None, timeframe)
+    if "symbol" in source:
+        settings = load_settings()
+        exchange = str(source.get("exchange") or settings.lake_exchange)
+        return settings.lake.read_bars(exchange, str(source["symbol"]), timeframe)
+    raise ValueError(f"the study records no bars to load (source {source!r})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from rich.table import Table
 from maestro_pipeline.cli import app
 from maestro_pipeline.cli.inputs import load_bars
 from maestro_pipeline.engine.metrics import json_safe
+from maestro_pipeline.settings import load_settings
 
 # The option that sets each WalkForwardConfig field, to name it in error messages.
 OPTION_OF_FIELD = {
@@ -56,13 +58,25 @@ def walk_forward_command(
     min_trades: int = typer.Option(3, help="in-sample trades a trial needs to be feasible"),
     pruner: str = typer.Option("median", help="median, hyperband or none"),
     purge_bars: int = typer.Option(0, help="bars left out between in-sample and out-of-sample"),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="processes optimizing each fold together (needs a persistent --storage; "
+        "more machines join with `maestro worker`)",
+    ),
+    heartbeat: int = typer.Option(
+        30, min=1, help="seconds between trial heartbeats on a database storage"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
 ) -> None:
     """Walk-forward study: per fold, optimize on the in-sample window, trade the next window.
 
     Prints the folds, the stitched out-of-sample metrics, the deflated Sharpe ratio, the
     probability of backtest overfitting and the walk-forward efficiency. A run interrupted with
-    a persistent --storage resumes from its finished trials when started again.
+    a persistent --storage resumes from its finished trials when started again. On a database
+    server (PostgreSQL) storage, or with --workers N, the folds' studies are shared: `maestro
+    worker` processes pointed at the same --storage join them, and each fold's trial budget
+    is spent exactly once among all of them.
     """
     # Heavy imports (vectorbt, optuna) only once the arguments are known to parse.
     import optuna
@@ -75,7 +89,7 @@ def walk_forward_command(
         WalkForwardProgress,
         run_walk_forward,
     )
-    from maestro_pipeline.storage.optuna_storage import optuna_storage
+    from maestro_pipeline.storage.optuna_storage import is_shared_storage, optuna_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -102,7 +116,18 @@ def walk_forward_command(
         study_storage = optuna_storage(storage)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--storage") from None
+    if workers > 1 and study_storage is None:
+        raise typer.BadParameter(
+            "several workers need a persistent --storage to share (a database URL, or a "
+            "journal file on one machine)",
+            param_hint="--workers",
+        )
     bars = load_bars(data, symbol, timeframe)
+    if data is not None:
+        source: dict[str, Any] = {"data": str(data.resolve()), "timeframe": timeframe}
+    else:
+        source = {"exchange": load_settings().lake_exchange, "symbol": symbol}
+        source["timeframe"] = timeframe
 
     stderr = Console(stderr=True)
     columns = (
@@ -124,12 +149,27 @@ def walk_forward_command(
                 best=best,
             )
 
+        helpers = [_start_worker(storage, heartbeat) for _ in range(workers - 1)]
         try:
-            result = run_walk_forward(bars, chosen, config, storage=study_storage, progress=report)
+            result = run_walk_forward(
+                bars,
+                chosen,
+                config,
+                storage=study_storage,
+                progress=report,
+                exclusive=workers == 1 and not is_shared_storage(storage),
+                source=source,
+                heartbeat_interval=heartbeat,
+            )
         except ValueError as exc:
             bar.stop()
             stderr.print(f"[red]Error:[/red] {exc}")
             raise typer.Exit(1) from None
+        finally:
+            for helper in helpers:
+                helper.terminate()
+            for helper in helpers:
+                helper.wait()
 
     payload = _payload(result, data, symbol, timeframe)
     if as_json:
@@ -140,6 +180,13 @@ def walk_forward_command(
         sys.stdout.flush()
         return
     _print_report(payload)
+
+
+def _start_worker(storage: str | None, heartbeat: int) -> subprocess.Popen:
+    """A `maestro worker` process on ``storage``; it waits for the studies this run creates."""
+    command = [sys.executable, "-m", "maestro_pipeline.cli", "worker", "--storage", str(storage),
+               "--heartbeat", str(heartbeat), "--idle-timeout", "3600", "--quiet"]  # fmt: skip
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
 def _payload(result: Any, data: Path | None, symbol: str | None, timeframe: str) -> dict:

@@ -19,7 +19,7 @@ from maestro_pipeline.sources import BarSource
 from maestro_pipeline.sources.exchange import CcxtSource
 from maestro_pipeline.sources.sample import SampleSource
 from maestro_pipeline.storage.lake import Lake
-from maestro_pipeline.storage.optuna_storage import optuna_storage
+from maestro_pipeline.storage.optuna_storage import is_shared_storage, optuna_storage
 from maestro_pipeline.storage.questdb import QuestDBConfig, QuestDBWarehouse
 from maestro_pipeline.storage.studies import StudyStore
 from maestro_pipeline.storage.warehouse import DuckDBWarehouse, Warehouse
@@ -80,6 +80,11 @@ class OptunaResource(dg.ConfigurableResource):
 
     def storage(self) -> optuna.storages.BaseStorage | str:
         return optuna_storage(self.storage_url)
+
+    @property
+    def shared(self) -> bool:
+        """A database server: studies are shared, so `maestro worker` processes can join."""
+        return is_shared_storage(self.storage_url)
 
 
 class QuestDBResource(dg.ConfigurableResource):

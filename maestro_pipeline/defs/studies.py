@@ -162,6 +162,13 @@ def walk_forward_study(
             storage=optuna.storage(),
             study_prefix=f"{market_data.lake_exchange}:{key.study_id}",
             progress=publish_progress,
+            exclusive=not optuna.shared,
+            # Where `maestro worker` processes find these bars (MAESTRO_DATA_DIR's lake).
+            source={
+                "exchange": market_data.lake_exchange,
+                "symbol": symbol,
+                "timeframe": timeframe,
+            },
         )
     except BaseException as exc:
         store.write_progress(

@@ -9,15 +9,25 @@ values of the survivors.
 Storage is whatever SQLAlchemy URL the caller gives (a SQLite file for one machine, PostgreSQL
 for many workers); a study with the same name in the same storage is resumed, so the budget
 ``n_trials`` counts trials finished by earlier, possibly killed, runs.
+
+Several workers on one study (processes or machines sharing an RDB storage) spend the budget
+exactly: each worker asks only for the trials nobody holds yet, and every asked trial claims a
+place in the order of trial ids; a trial past ``n_trials`` is given back (told FAIL, marked
+``surplus``) before it is evaluated or reported. Optuna's ``MaxTrialsCallback`` only stops a
+worker after the fact, so concurrent workers overshoot with it. Trials of a worker that died
+are found by their stale heartbeat and run again by the others.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
+import socket
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,6 +41,12 @@ from optuna.trial import FrozenTrial, TrialState
 # value (too few trades, empty equity ...). Such trials are real evaluations and use up budget;
 # trials that FAILed because their process died do not carry it and are re-run.
 INFEASIBLE_ATTR = "infeasible"
+# User attribute of trials asked by one worker while others already held the rest of the
+# budget; they are failed unevaluated and do not count.
+SURPLUS_ATTR = "surplus"
+# User attribute naming the process (host:pid) that evaluated a trial of a shared study.
+WORKER_ATTR = "worker"
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 Suggest = Callable[[optuna.Trial], dict[str, Any]]
 Evaluate = Callable[[list[dict[str, Any]], int], Any]
@@ -233,6 +249,7 @@ def optimize_batched(
     *,
     progress: Callable[[BatchProgress], None] | None = None,
     show_progress_bar: bool = False,
+    poll_seconds: float = 0.5,
 ) -> OptimizationSummary:
     """Optimize until the study holds ``n_trials`` finished trials.
 
@@ -255,6 +272,7 @@ def optimize_batched(
         n_steps: pruning steps; 1 disables pruning.
         progress: called after every batch.
         show_progress_bar: a tqdm bar on stderr.
+        poll_seconds: how often a worker whose share is done looks at the others' trials.
 
     If ``evaluate`` raises, the trials of the current batch that are still running are told
     FAIL (without the infeasible mark, so a later run retries that budget) and the exception
@@ -276,21 +294,38 @@ def optimize_batched(
     steps_evaluated: dict[int, int] = {}
     bar = _progress_bar(show_progress_bar, n_trials, counts.finished)
 
+    shared = _has_heartbeats(study)
     with _Heartbeat(study) as heartbeat:
         while counts.finished < n_trials:
-            size = min(batch_size, n_trials - counts.finished)
+            # Trials RUNNING elsewhere are another worker's share of the budget (a dead
+            # worker's come back once their heartbeat is stale).
+            free = n_trials - counts.finished - (counts.running if shared else 0)
+            if free <= 0:
+                time.sleep(poll_seconds)
+                with timer.section("storage"):
+                    recover_interrupted_trials(study)
+                    counts = _finished_counts(study)
+                continue
+            size = min(batch_size, free)
             with timer.section("sampling"):
                 trials = _ask(study, size)
                 heartbeat.track(trials)
-                params = [suggest(trial) for trial in trials]
             try:
-                _run_batch(study, trials, params, evaluate, n_steps, timer, steps_evaluated)
+                if shared:
+                    with timer.section("storage"):
+                        trials = _claim(study, trials, n_trials)
+                with timer.section("sampling"):
+                    params = [suggest(trial) for trial in trials]
+                recheck = (lambda kept: _claim(study, kept, n_trials)) if shared else None
+                _run_batch(
+                    study, trials, params, evaluate, n_steps, timer, steps_evaluated, recheck
+                )
             except BaseException:
                 _fail_unfinished(study, trials)
                 raise
             finally:
                 heartbeat.untrack(trials)
-            n_evaluated_here += size
+            n_evaluated_here += len(trials)
             with timer.section("storage"):
                 counts = _finished_counts(study)
                 best = _best_trial(study)
@@ -341,6 +376,7 @@ def _run_batch(
     n_steps: int,
     timer: _Timer,
     steps_evaluated: dict[int, int],
+    recheck: Callable[[list[optuna.Trial]], list[optuna.Trial]] | None = None,
 ) -> None:
     alive = list(range(len(trials)))
     for step in range(n_steps):
@@ -356,6 +392,13 @@ def _run_batch(
         last_step = step == n_steps - 1
         survivors = []
         with timer.section("storage"):
+            if step == 0 and recheck is not None:
+                # A trial asked by another worker a moment earlier may have committed only
+                # after this batch claimed its places: look again before reporting anything.
+                kept = {id(t) for t in recheck([trials[i] for i in alive])}
+                mask = np.array([id(trials[i]) in kept for i in alive], dtype=bool)
+                alive = [i for i, keep in zip(alive, mask, strict=True) if keep]
+                values = values[mask]
             for i, value in zip(alive, values, strict=True):
                 trial = trials[i]
                 if last_step:
@@ -394,6 +437,42 @@ def _ask(study: optuna.Study, size: int) -> list[optuna.Trial]:
         return [study.ask() for _ in range(size)]
 
 
+def _claim(study: optuna.Study, trials: list[optuna.Trial], n_trials: int) -> list[optuna.Trial]:
+    """Keep the trials whose place among the budget-counting trials is within ``n_trials``.
+
+    Places follow trial ids (the storage's sequence; Optuna's trial numbers can repeat under
+    concurrent inserts). The rest are told FAIL, marked ``surplus``, and dropped.
+    """
+    counting = sorted(
+        t._trial_id
+        for t in study.get_trials(deepcopy=False)
+        if t.state == TrialState.RUNNING or _counts_toward_budget(t)
+    )
+    place = {trial_id: i + 1 for i, trial_id in enumerate(counting)}
+    kept = []
+    for trial in trials:
+        if place.get(trial._trial_id, n_trials + 1) <= n_trials:
+            kept.append(trial)
+            if WORKER_ATTR not in trial.user_attrs:
+                trial.set_user_attr(WORKER_ATTR, WORKER_ID)
+        else:
+            trial.set_user_attr(SURPLUS_ATTR, True)
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+    return kept
+
+
+def _counts_toward_budget(trial: FrozenTrial) -> bool:
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return trial.state == TrialState.FAIL and INFEASIBLE_ATTR in trial.user_attrs
+
+
+def _has_heartbeats(study: optuna.Study) -> bool:
+    """Whether the study lives in a storage that records heartbeats (RDB with an interval)."""
+    interval = getattr(study._storage, "get_heartbeat_interval", lambda: None)()
+    return bool(interval)
+
+
 def _fail_unfinished(study: optuna.Study, trials: list[optuna.Trial]) -> None:
     for trial in trials:
         study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
@@ -404,6 +483,7 @@ class _Counts:
     complete: int
     pruned: int
     infeasible: int
+    running: int
 
     @property
     def finished(self) -> int:
@@ -412,12 +492,17 @@ class _Counts:
 
 def _finished_counts(study: optuna.Study) -> _Counts:
     trials = study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        deepcopy=False,
+        states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING),
     )
-    complete = sum(t.state == TrialState.COMPLETE for t in trials)
-    pruned = sum(t.state == TrialState.PRUNED for t in trials)
+    states = Counter(t.state for t in trials)
     infeasible = sum(t.state == TrialState.FAIL and INFEASIBLE_ATTR in t.user_attrs for t in trials)
-    return _Counts(complete=complete, pruned=pruned, infeasible=infeasible)
+    return _Counts(
+        complete=states[TrialState.COMPLETE],
+        pruned=states[TrialState.PRUNED],
+        infeasible=infeasible,
+        running=states[TrialState.RUNNING],
+    )
 
 
 def _best_trial(study: optuna.Study) -> FrozenTrial | None:
@@ -457,10 +542,9 @@ class _Heartbeat:
     """
 
     def __init__(self, study: optuna.Study) -> None:
-        storage = study._storage  # Heartbeat recording has no public per-trial API.
-        interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
-        self._storage = storage if interval else None
-        self._interval = interval
+        # Heartbeat recording has no public per-trial API.
+        self._storage = study._storage if _has_heartbeats(study) else None
+        self._interval = self._storage.get_heartbeat_interval() if self._storage else None
         self._trial_ids: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()

@@ -138,6 +138,12 @@ SUMMARY_METRICS = (
 )
 
 
+# User attribute of every stored fold study: what a worker needs to join it (strategy, config,
+# fold, data fingerprint and where the bars are); DONE_ATTR is set once it has all its trials.
+FOLD_STUDY_ATTR = "maestro_fold_study"
+DONE_ATTR = "maestro_done"
+
+
 class ConfigError(ValueError):
     """A walk-forward setting is invalid; ``field`` names it."""
 
@@ -199,6 +205,13 @@ class WalkForwardConfig:
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly fields (the backtest settings as a nested dict)."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: Mapping[str, Any]) -> WalkForwardConfig:
+        """The inverse of ``as_dict``."""
+        values = dict(fields)
+        values["backtest"] = BacktestSettings(**values.get("backtest", {}))
+        return cls(**values)
 
     def fingerprint(self) -> str:
         """A short stable hash of every field: equal configs, equal fingerprints."""
@@ -512,6 +525,34 @@ class _FoldEvaluator:
         return values
 
 
+@dataclass(frozen=True)
+class FoldObjective:
+    """What Optuna needs to search one fold: how to draw parameters and how to score them."""
+
+    suggest: Callable[[optuna.Trial], dict[str, Any]]
+    evaluate: _FoldEvaluator
+
+
+def fold_objective(
+    ohlcv: OHLCV,
+    strategy: Strategy,
+    config: WalkForwardConfig,
+    fold: WalkForwardFold,
+    backtester: _Backtester | None = None,
+    periods: float | None = None,
+) -> FoldObjective:
+    """The objective of ``fold``'s in-sample search, scored over growing sub-windows."""
+    if periods is None:
+        periods = periods_per_year(infer_bar_ms(ohlcv.timestamp))
+    if backtester is None:
+        backtester = _Backtester(ohlcv, strategy, config.backtest, periods)
+    windows = cumulative_subwindows(fold.is_start, fold.is_stop, n_steps=config.pruning_steps)
+    return FoldObjective(
+        suggest=lambda trial: _suggest(trial, strategy),
+        evaluate=_FoldEvaluator(backtester, windows, config.objective, config.min_trades, periods),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The study
 
@@ -525,6 +566,8 @@ def run_walk_forward(
     study_prefix: str | None = None,
     progress: Callable[[WalkForwardProgress], None] | None = None,
     exclusive: bool = True,
+    source: Mapping[str, Any] | None = None,
+    heartbeat_interval: int = 30,
 ) -> WalkForwardResult:
     """Run (or resume) a walk-forward study of ``strategy`` on ``bars``.
 
@@ -543,7 +586,14 @@ def run_walk_forward(
             (several times faster on journal and SQLite storages; a kill loses at most the
             batch in flight), and trials left RUNNING by a killed earlier run are failed at
             once. Pass ``False`` when other processes may work on the same studies at the same
-            time: every trial is then asked and told on the shared storage directly.
+            time: every trial is then asked and told on the shared storage directly, and every
+            fold's study is created before the first is optimized, so that workers
+            (``study_workers.work_on_fold_study``) can join any of them.
+        source: where a worker finds these bars (JSON-friendly, e.g. symbol and timeframe);
+            stored with each shared fold study as its ``FOLD_STUDY_ATTR`` user attribute,
+            beside the strategy, config, fold and data fingerprint.
+        heartbeat_interval: seconds between heartbeats of running trials on RDB storages; a
+            worker's trials are run again by the others after twice this long without one.
 
     Raises:
         ValueError: too few bars for the splits, bad bars, or a bad strategy/config.
@@ -553,34 +603,51 @@ def run_walk_forward(
         raise TypeError(f"config must be a WalkForwardConfig, got {type(config).__name__}")
     ohlcv = _checked_bars(bars)
     n_bars = len(ohlcv)
-    folds = _splits(ohlcv, config)
+    folds = walk_forward_folds(ohlcv, config)
     periods = periods_per_year(infer_bar_ms(ohlcv.timestamp))
     data_id = data_fingerprint(ohlcv)
     defaults = strategy.validate()
     backtester = _Backtester(ohlcv, strategy, config.backtest, periods)
 
     optuna_ask = optuna_storage = 0.0
+    opened = time.perf_counter()
+    names = [study_name(strategy, config, data_id, fold.fold, study_prefix) for fold in folds]
+    spec = {
+        "strategy": strategy.name,
+        "config": config.as_dict(),
+        "n_folds": len(folds),
+        "data_fingerprint": data_id,
+        "source": dict(source or {}),
+    }
+
+    def open_fold(fold: WalkForwardFold) -> _StudyPair:
+        attrs = {**spec, "fold": fold.fold}
+        pair = _StudyPair.open(
+            storage, names[fold.fold], config, fold.fold, exclusive, attrs, heartbeat_interval
+        )
+        enqueue_params(pair.working, [defaults])
+        return pair
+
+    # Shared studies all exist from the start, so that workers can join any of them.
+    pairs = {f.fold: open_fold(f) for f in folds} if storage is not None and not exclusive else {}
+    optuna_storage += time.perf_counter() - opened
     fold_studies: list[_FoldStudy] = []
     for fold in folds:
-        name = study_name(strategy, config, data_id, fold.fold, study_prefix)
-        windows = cumulative_subwindows(fold.is_start, fold.is_stop, n_steps=config.pruning_steps)
         opened = time.perf_counter()
-        fold_study = _StudyPair.open(storage, name, config, fold.fold, exclusive)
-        enqueue_params(fold_study.working, [defaults])
+        fold_study = pairs.get(fold.fold) or open_fold(fold)
         optuna_storage += time.perf_counter() - opened
-        evaluator = _FoldEvaluator(
-            backtester, windows, config.objective, config.min_trades, periods
-        )
+        objective = fold_objective(ohlcv, strategy, config, fold, backtester, periods)
         forward = _batch_callback(progress, fold.fold, len(folds))
         summary = optimize_batched(
             fold_study.working,
-            lambda trial: _suggest(trial, strategy),
-            evaluator,
+            objective.suggest,
+            objective.evaluate,
             n_trials=config.n_trials,
             batch_size=config.batch_size,
             n_steps=config.pruning_steps,
             progress=fold_study.after_batch(forward),
         )
+        fold_study.mark_done()
         study = fold_study.working
         optuna_storage += fold_study.persist_seconds
         optuna_ask += summary.sampling_seconds
@@ -588,8 +655,9 @@ def run_walk_forward(
         fetched = time.perf_counter()
         trials = study.get_trials(deepcopy=False)
         optuna_storage += time.perf_counter() - fetched
+        is_sharpes = objective.evaluate.is_sharpes
         fold_studies.append(
-            _FoldStudy(fold, name, trials, evaluator.is_sharpes, summary.n_evaluated_here)
+            _FoldStudy(fold, names[fold.fold], trials, is_sharpes, summary.n_evaluated_here)
         )
         if progress is not None:
             progress(
@@ -647,6 +715,8 @@ class _StudyPair:
         config: WalkForwardConfig,
         fold: int,
         exclusive: bool,
+        attrs: Mapping[str, Any],
+        heartbeat_interval: int = 30,
     ) -> _StudyPair:
         def opened(where: str | optuna.storages.BaseStorage | None) -> optuna.Study:
             return open_study(
@@ -655,12 +725,19 @@ class _StudyPair:
                 direction="maximize",
                 seed=config.seed + fold,
                 pruner=make_pruner(config.pruner, config.pruning_steps),
+                heartbeat_interval=heartbeat_interval,
                 fail_running_trials=exclusive,
             )
 
-        if storage is None or not exclusive:
-            return cls(opened(storage), None)
-        persistent = opened(storage)
+        if storage is None:
+            return cls(opened(None), None)
+        stored = opened(storage)
+        if not exclusive:
+            # Only shared studies invite workers: an exclusive run samples on its own copy.
+            if FOLD_STUDY_ATTR not in stored.user_attrs:
+                stored.set_user_attr(FOLD_STUDY_ATTR, dict(attrs))
+            return cls(stored, None)
+        persistent = stored
         working = opened(None)
         finished = [t for t in persistent.get_trials(deepcopy=False) if t.state.is_finished()]
         working.add_trials(finished)
@@ -677,6 +754,12 @@ class _StudyPair:
                 forward(batch)
 
         return callback
+
+    def mark_done(self) -> None:
+        """Tell workers looking for open studies that this one has its trials."""
+        stored = self.persistent or self.working
+        if FOLD_STUDY_ATTR in stored.user_attrs:
+            stored.set_user_attr(DONE_ATTR, True)
 
     def persist(self) -> None:
         """Write the working study's newly finished trials to the persistent storage."""
@@ -752,7 +835,8 @@ def _checked_bars(bars: pl.DataFrame | OHLCV) -> OHLCV:
     return ohlcv
 
 
-def _splits(ohlcv: OHLCV, config: WalkForwardConfig) -> list[WalkForwardFold]:
+def walk_forward_folds(ohlcv: OHLCV, config: WalkForwardConfig) -> list[WalkForwardFold]:
+    """The folds of ``config`` over these bars; a clear error when they are too few."""
     times = pd.to_datetime(ohlcv.timestamp, unit="ms", utc=True)
     try:
         folds = walk_forward_splits(

@@ -58,3 +58,13 @@ def optuna_storage(spec: str | Path | None) -> str | optuna.storages.BaseStorage
         "postgresql+psycopg://user@host/db) nor a file path ending in "
         f"{', '.join(JOURNAL_SUFFIXES + SQLITE_SUFFIXES)}"
     )
+
+
+def is_shared_storage(spec: str | Path | None) -> bool:
+    """Whether ``spec`` names a database server (PostgreSQL, MySQL) that other workers reach.
+
+    Studies there are run in shared mode, so that `maestro worker` processes on any machine
+    can join them; files (journal, SQLite) and memory belong to one run.
+    """
+    text = "" if spec is None else str(spec).strip()
+    return "://" in text and not text.split("://", 1)[0].startswith("sqlite")

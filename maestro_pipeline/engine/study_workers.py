@@ -1,0 +1,141 @@
+"""Workers that join walk-forward fold studies kept in a shared Optuna storage.
+
+A walk-forward run on a shared storage (``run_walk_forward(..., exclusive=False)``) creates
+every fold's study up front and records in each one what it optimizes (strategy, config,
+fold, data fingerprint and where the bars are: ``FOLD_STUDY_ATTR``). Any process that can
+open the storage and read the same bars can then spend part of a fold's budget: the way
+Optuna itself distributes a study (same study, same storage, one process per core or
+machine), with the objective rebuilt from the study instead of from a copied script.
+
+The budget is exact across workers (see ``optimize.optimize_batched``): on a PostgreSQL
+storage, two, four or forty workers finish each fold with precisely ``n_trials`` trials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import polars as pl
+
+from maestro_pipeline.engine.backtest import OHLCV
+from maestro_pipeline.engine.optimize import (
+    BatchProgress,
+    OptimizationSummary,
+    make_pruner,
+    open_study,
+    optimize_batched,
+)
+from maestro_pipeline.engine.registry import get_strategy
+from maestro_pipeline.engine.walk_forward import (
+    DONE_ATTR,
+    FOLD_STUDY_ATTR,
+    WalkForwardConfig,
+    data_fingerprint,
+    fold_objective,
+    walk_forward_folds,
+)
+
+
+@dataclass(frozen=True)
+class FoldStudySpec:
+    """One fold study as a worker sees it."""
+
+    study_name: str
+    strategy: str
+    config: WalkForwardConfig
+    fold: int
+    n_folds: int
+    data_fingerprint: str
+    source: dict[str, Any]
+
+    @classmethod
+    def from_attrs(cls, study_name: str, attrs: Mapping[str, Any]) -> FoldStudySpec:
+        return cls(
+            study_name=study_name,
+            strategy=str(attrs["strategy"]),
+            config=WalkForwardConfig.from_dict(attrs["config"]),
+            fold=int(attrs["fold"]),
+            n_folds=int(attrs["n_folds"]),
+            data_fingerprint=str(attrs["data_fingerprint"]),
+            source=dict(attrs.get("source") or {}),
+        )
+
+
+def open_fold_studies(
+    storage: str | optuna.storages.BaseStorage, names: set[str] | None = None
+) -> list[FoldStudySpec]:
+    """Fold studies in ``storage`` that still want trials, oldest first.
+
+    ``names`` restricts the search to those study names. Studies not made by a walk-forward
+    run, and studies marked done, are left out.
+    """
+    summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=False)
+    found = []
+    for summary in sorted(summaries, key=lambda s: s._study_id):
+        attrs = summary.user_attrs.get(FOLD_STUDY_ATTR)
+        if attrs is None or summary.user_attrs.get(DONE_ATTR):
+            continue
+        if names is not None and summary.study_name not in names:
+            continue
+        found.append(FoldStudySpec.from_attrs(summary.study_name, attrs))
+    return found
+
+
+def work_on_fold_study(
+    storage: str | optuna.storages.BaseStorage,
+    spec: FoldStudySpec,
+    bars: pl.DataFrame | OHLCV,
+    *,
+    seed: int | None = None,
+    heartbeat_interval: int = 30,
+    grace_period: int | None = None,
+    progress: Callable[[BatchProgress], None] | None = None,
+) -> OptimizationSummary:
+    """Spend this process's share of one fold study's trial budget; return when it is spent.
+
+    Args:
+        storage: the study's storage (a SQLAlchemy URL for heartbeats and exact budgets).
+        spec: from ``open_fold_studies``.
+        bars: the study's bars; their fingerprint must equal the study's.
+        seed: sampler seed; ``None`` (the default) draws one, so that workers do not all
+            propose the same parameters.
+        heartbeat_interval, grace_period: see ``optimize.open_study``.
+        progress: called after every batch.
+
+    Raises:
+        ValueError: the bars are not the study's bars.
+    """
+    ohlcv = OHLCV.from_bars(bars)
+    found = data_fingerprint(ohlcv)
+    if found != spec.data_fingerprint:
+        raise ValueError(
+            f"study {spec.study_name!r} was made on bars {spec.data_fingerprint}, "
+            f"these bars are {found}"
+        )
+    strategy = get_strategy(spec.strategy)
+    config = spec.config
+    fold = walk_forward_folds(ohlcv, config)[spec.fold]
+    objective = fold_objective(ohlcv, strategy, config, fold)
+    study = open_study(
+        storage,
+        spec.study_name,
+        direction="maximize",
+        seed=seed,
+        pruner=make_pruner(config.pruner, config.pruning_steps),
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period,
+    )
+    summary = optimize_batched(
+        study,
+        objective.suggest,
+        objective.evaluate,
+        n_trials=config.n_trials,
+        batch_size=config.batch_size,
+        n_steps=config.pruning_steps,
+        progress=progress,
+    )
+    study.set_user_attr(DONE_ATTR, True)
+    return summary
