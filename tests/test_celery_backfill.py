@@ -106,8 +106,12 @@ def _published(data_dir: Path, strategy: str) -> dict:
     }
 
 
-def test_study_backfill_on_two_celery_workers_matches_the_multiprocess_executor(servers, tmp_path):
+def test_study_backfill_on_two_celery_workers_matches_the_multiprocess_executor(
+    servers, tmp_path, monkeypatch
+):
     pg_url, redis_url = servers
+    # The PostgreSQL instance's config reads its database URL from the environment.
+    monkeypatch.setenv("MAESTRO_DAGSTER_PG_URL", pg_url)
     broker, backend = redis_url, redis_url.rsplit("/", 1)[0] + "/1"
     base = {**os.environ, **STUDY_ENV, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
             "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip
