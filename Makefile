@@ -64,9 +64,10 @@ serve: dagster-home ## the API + chart UI and the Dagster UI (webserver and daem
 test: setup-dev dagster-home lint frontend-test servers ## lint, unit, pipeline, API and browser tests
 	$(VENV)/bin/pytest -q
 
-lint:
+lint: ## ruff, and the import layering (import-linter contracts in pyproject.toml)
 	$(VENV)/bin/ruff check maestro_pipeline api tests benchmarks
 	$(VENV)/bin/ruff format --check maestro_pipeline api tests benchmarks
+	$(VENV)/bin/lint-imports
 
 format:
 	$(VENV)/bin/ruff format maestro_pipeline api tests benchmarks

@@ -11,10 +11,11 @@ from fastapi import Depends, Request
 from api.config import ApiConfig
 from api.errors import FieldError, NotMaterialized
 from maestro_pipeline.engine.registry import get_strategy, strategy_names
+from maestro_pipeline.keys import STUDY_ASSET, WALK_FORWARD_JOB, StudyKey
 from maestro_pipeline.settings import Settings
 from maestro_pipeline.storage.lake import Lake
 from maestro_pipeline.storage.reports import ReportStore
-from maestro_pipeline.storage.studies import StudyKey, StudyStore
+from maestro_pipeline.storage.studies import StudyStore
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,16 @@ class ApiContext:
 
     def study_hint(self, key: StudyKey) -> str:
         """How to produce a study: the Dagster partition to materialize."""
-        partition = f"{key.symbol}@{key.timeframe}|{key.strategy}"
         return (
-            f"materialize walk_forward_study partition {partition!r} in Dagster "
+            f"materialize {STUDY_ASSET} partition {key.partition_key!r} in Dagster "
             f"(or POST /api/v2/optimization)"
         )
 
     def report_missing(self, key: StudyKey, what: str) -> NotMaterialized:
-        partition = f"{key.symbol}@{key.timeframe}|{key.strategy}"
         return NotMaterialized(
             f"{what} of study {key.study_id!r}",
-            f"materialize strategy_report partition {partition!r} (walk_forward_job) in Dagster",
+            f"materialize strategy_report partition {key.partition_key!r} ({WALK_FORWARD_JOB}) "
+            "in Dagster",
         )
 
 

@@ -10,7 +10,7 @@ import polars as pl
 
 from api.models import LegacyStudy, LegacyTrade
 from maestro_pipeline.engine.metrics import finite_or_none
-from maestro_pipeline.storage.studies import StudyKey
+from maestro_pipeline.keys import StudyKey
 
 PYFOLIO_NAMES = {
     "Annual return": "cagr",

@@ -18,7 +18,7 @@ from starlette.routing import Match, Route
 from api.config import ApiConfig, load_api_config
 from api.context import ApiContext
 from api.frontend import mount_frontend
-from api.routers import bars, health, leaderboard, progress, strategies, studies, submit
+from api.routers import bars, health, leaderboard, meta, progress, strategies, studies, submit
 from maestro_pipeline.settings import Settings, load_settings
 
 API_PREFIX = "/api/v2"
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
             allow_headers=["*"],
         )
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, strategies, bars, studies, submit, progress, leaderboard):
+    for module in (health, meta, strategies, bars, studies, submit, progress, leaderboard):
         api.include_router(module.router)
     app.include_router(api)
     app.state.frontend = mount_frontend(app, config.frontend_dist)

@@ -10,9 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from maestro_pipeline.engine.metrics import FOLD_METRICS, METRIC_NAMES
 from maestro_pipeline.engine.registry import strategy_names
+from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
+from maestro_pipeline.storage.studies import HEADLINE_COLUMNS
 
 Number = float | None
 
@@ -81,22 +84,22 @@ class Progress(BaseModel):
     updated_at: datetime | None = None
 
 
-class OosMetrics(BaseModel):
-    """Stitched out-of-sample metrics (every fold's OOS window chained into one curve)."""
-
+class _OpenModel(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    sharpe_ratio: Number = None
-    sortino_ratio: Number = None
-    calmar_ratio: Number = None
-    total_return: Number = None
-    cagr: Number = None
-    volatility: Number = None
-    max_drawdown: Number = None
-    trade_count: Number = None
-    win_rate: Number = None
-    profit_factor: Number = None
-    exposure: Number = None
+
+def _numbers(name: str, doc: str, names: tuple[str, ...], base: type[BaseModel]) -> Any:
+    """A model of optional numbers, one per metric name (the engine's lists define them)."""
+    fields: dict[str, Any] = {metric: (Number, None) for metric in names}
+    return create_model(name, __base__=base, __doc__=doc, **fields)
+
+
+OosMetrics = _numbers(
+    "OosMetrics",
+    "Stitched out-of-sample metrics (every fold's OOS window chained into one curve).",
+    METRIC_NAMES,
+    _OpenModel,
+)
 
 
 class StudySummary(BaseModel):
@@ -127,20 +130,12 @@ class StudyList(BaseModel):
     studies: list[StudySummary]
 
 
-class FoldMetrics(BaseModel):
-    """Metrics of one window (in-sample or out-of-sample) of a fold."""
-
-    model_config = ConfigDict(extra="allow")
-
-    sharpe_ratio: Number = None
-    sortino_ratio: Number = None
-    calmar_ratio: Number = None
-    total_return: Number = None
-    cagr: Number = None
-    max_drawdown: Number = None
-    trade_count: Number = None
-    win_rate: Number = None
-    exposure: Number = None
+FoldMetrics = _numbers(
+    "FoldMetrics",
+    "Metrics of one window (in-sample or out-of-sample) of a fold.",
+    FOLD_METRICS,
+    _OpenModel,
+)
 
 
 class Fold(BaseModel):
@@ -268,24 +263,21 @@ class ReportMetrics(BaseModel):
     quantstats_table: list[dict[str, str]] = Field(default_factory=list)
 
 
-class LeaderboardRow(BaseModel):
-    """A study's rank by out-of-sample Sharpe ratio."""
-
+class _LeaderboardKeys(BaseModel):
     rank: int
     study_id: str
     strategy: str
     symbol: str
     timeframe: str
-    oos_sharpe_ratio: Number = None
-    oos_sortino_ratio: Number = None
-    oos_max_drawdown: Number = None
-    oos_cagr: Number = None
-    oos_total_return: Number = None
-    oos_trade_count: int | None = None
-    deflated_sharpe_ratio: Number = None
-    pbo: Number = None
-    wf_efficiency: Number = None
     updated_at: datetime | None = None
+
+
+LeaderboardRow = _numbers(
+    "LeaderboardRow",
+    "A study's rank by out-of-sample Sharpe ratio, with its headline figures.",
+    HEADLINE_COLUMNS,
+    _LeaderboardKeys,
+)
 
 
 class Leaderboard(BaseModel):
@@ -295,9 +287,7 @@ class Leaderboard(BaseModel):
     rows: list[LeaderboardRow]
 
 
-class StudyRequest(BaseModel):
-    """A study to run: strategy x symbol x timeframe, with optional budget overrides."""
-
+class _StudyTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: str = Field(
@@ -315,8 +305,53 @@ class StudyRequest(BaseModel):
         examples=["1h"],
         json_schema_extra={"pattern": TIMEFRAME_PATTERN},
     )
-    n_splits: int | None = Field(default=None, ge=1, le=50, description="walk-forward folds")
-    n_trials: int | None = Field(default=None, ge=1, le=5000, description="Optuna trials per fold")
+
+
+def _setting_field(info: SettingInfo) -> tuple[Any, Any]:
+    """An optional request field for one study setting, bounded as the spec bounds it."""
+    kind: Any = Literal[info.choices] if info.choices else info.type  # type: ignore[valid-type]
+    bounds: dict[str, Any] = {}
+    if info.low is not None:
+        bounds["gt" if info.low_open else "ge"] = info.low
+    if info.high is not None:
+        bounds["lt" if info.high_open else "le"] = info.high
+    description = f"{info.description} (default: the deployment's, else {info.default!r})"
+    return kind | None, Field(default=None, description=description, **bounds)
+
+
+StudyRequest = create_model(
+    "StudyRequest",
+    __base__=_StudyTarget,
+    __doc__="A study to run: strategy x symbol x timeframe, and any study settings to override.",
+    **{info.name: _setting_field(info) for info in setting_infos()},
+)
+
+
+class Column(BaseModel):
+    """A table column: its field name, how people read it, and its number format."""
+
+    name: str
+    label: str
+    format: Literal["ratio", "percent", "count", "text"]
+
+
+class StudySetting(BaseModel):
+    """One study setting a submission may override."""
+
+    name: str
+    type: Literal["int", "float", "bool", "str"]
+    default: Any
+    description: str
+    low: float | None = None
+    high: float | None = None
+    choices: list[str] | None = None
+
+
+class Meta(BaseModel):
+    """What clients render generically: the leaderboard's columns and the study settings."""
+
+    leaderboard_columns: list[Column]
+    study_settings: list[StudySetting]
 
 
 class StudySubmitted(BaseModel):

@@ -19,7 +19,7 @@ from api.models import (
     Trades,
 )
 from maestro_pipeline.engine.metrics import finite_or_none
-from maestro_pipeline.storage.studies import StudyKey
+from maestro_pipeline.keys import StudyKey
 
 PROGRESS_STATUSES = ("pending", "running", "completed", "failed")
 TRIAL_COUNT_COLUMNS = ("n_complete", "n_pruned", "n_infeasible", "n_evaluated_here")

@@ -30,7 +30,8 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from maestro_pipeline.engine.bars import resample_bars
-from maestro_pipeline.engine.optimize import INFEASIBLE_ATTR, WORKER_ATTR
+from maestro_pipeline.engine.walk_forward.batched import INFEASIBLE_ATTR
+from maestro_pipeline.optimization.coordination import WORKER_ATTR
 from maestro_pipeline.sources.sample import SAMPLE_FILES
 from tests.support.servers import postgres_server
 

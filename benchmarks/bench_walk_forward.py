@@ -29,7 +29,8 @@ import maestro_pipeline
 from maestro_pipeline.engine.bars import resample_bars
 from maestro_pipeline.engine.registry import get_strategy
 from maestro_pipeline.engine.walk_forward import WalkForwardConfig, run_walk_forward
-from maestro_pipeline.storage.optuna_storage import optuna_storage
+from maestro_pipeline.optimization.runs import run_study
+from maestro_pipeline.optimization.storages import optuna_storage
 
 SAMPLE = (
     Path(maestro_pipeline.__file__).parent / "sources" / "sample_data"
@@ -47,7 +48,7 @@ def one_year_of_hours() -> pl.DataFrame:
 
 def timed_study(bars: pl.DataFrame, storage: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    result = run_walk_forward(bars, get_strategy(STRATEGY), CONFIG, storage=storage)
+    result = run_study(bars, get_strategy(STRATEGY), CONFIG, storage=storage)
     wall = time.perf_counter() - started
     timings = result.summary["timings"]
     return {

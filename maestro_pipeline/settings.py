@@ -7,11 +7,19 @@ agree on where data lives without repeating configuration.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from maestro_pipeline.engine.bars import DAY_MS, timeframe_ms
+from maestro_pipeline.engine.walk_forward.config import (
+    ConfigError,
+    SettingInfo,
+    WalkForwardConfig,
+    setting_infos,
+)
 from maestro_pipeline.storage.lake import Lake
 
 SAMPLE_SYMBOLS = ("BTC/USD", "ETH/USD")
@@ -40,8 +48,8 @@ class Settings:
     duckdb_path: Path | None = None
     max_gap_ratio: float = 0.05
     study_timeframes: tuple[str, ...] = ("1h",)
-    study_splits: int = 10
-    study_trials: int = 100
+    # Defaults of every study setting (WalkForwardConfig's fields), from MAESTRO_STUDY_*.
+    study_defaults: Mapping[str, Any] = field(default_factory=dict)
     optuna_storage: str | None = None
     questdb_host: str = "127.0.0.1"
     questdb_http_port: int = 9000
@@ -80,8 +88,10 @@ class Settings:
                 f"MAESTRO_STUDY_TIMEFRAMES {unknown} are not among the bar timeframes "
                 f"{list(self.all_timeframes)}"
             )
-        if self.study_splits < 1 or self.study_trials < 1:
-            raise ValueError("MAESTRO_STUDY_SPLITS and MAESTRO_STUDY_TRIALS must be positive")
+        try:
+            self.study_config()
+        except ConfigError as exc:
+            raise ValueError(f"{study_env_var(exc.field)}: {exc}") from None
         if self.end is not None and self.end <= self.start:
             raise ValueError(f"MAESTRO_END {self.end} must be after MAESTRO_START {self.start}")
 
@@ -103,10 +113,41 @@ class Settings:
         """Optuna storage: a SQLAlchemy URL, or a journal file (the default, under data_dir)."""
         return self.optuna_storage or str(self.data_dir / "optuna" / "studies.journal")
 
+    def study_config(self, **overrides: Any) -> WalkForwardConfig:
+        """A study's settings: the spec's defaults, these settings' defaults, ``overrides``."""
+        return WalkForwardConfig(**{**self.study_defaults, **overrides})
+
     @property
     def all_timeframes(self) -> tuple[str, ...]:
         ordered = [self.base_timeframe, *self.timeframes]
         return tuple(sorted(set(ordered), key=timeframe_ms))
+
+
+def study_env_var(name: str) -> str:
+    """The variable that sets a study setting's default: n_splits -> MAESTRO_STUDY_SPLITS."""
+    return "MAESTRO_STUDY_" + name.removeprefix("n_").upper()
+
+
+def study_defaults_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """Study setting defaults given by ``MAESTRO_STUDY_*`` variables (the others are absent)."""
+    found: dict[str, Any] = {}
+    for info in setting_infos():
+        text = env.get(study_env_var(info.name), "").strip()
+        if text:
+            found[info.name] = _parse_setting(info, text)
+    return found
+
+
+def _parse_setting(info: SettingInfo, text: str) -> Any:
+    variable = study_env_var(info.name)
+    if info.type is bool:
+        if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ValueError(f"{variable} must be true or false, not {text!r}")
+        return text.lower() in ("1", "true", "yes")
+    try:
+        return info.type(text)
+    except ValueError:
+        raise ValueError(f"{variable} must be {info.type.__name__}, not {text!r}") from None
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -131,8 +172,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         duckdb_path=Path(duckdb_path).resolve() if duckdb_path else None,
         max_gap_ratio=float(env.get("MAESTRO_MAX_GAP_RATIO", "0.05")),
         study_timeframes=_split(env.get("MAESTRO_STUDY_TIMEFRAMES", "1h")),
-        study_splits=int(env.get("MAESTRO_STUDY_SPLITS", "10")),
-        study_trials=int(env.get("MAESTRO_STUDY_TRIALS", "100")),
+        study_defaults=study_defaults_from_env(env),
         optuna_storage=env.get("MAESTRO_OPTUNA_STORAGE") or None,
         questdb_host=env.get("MAESTRO_QUESTDB_HOST", "127.0.0.1"),
         questdb_http_port=int(env.get("MAESTRO_QUESTDB_HTTP_PORT", "9000")),

@@ -4,7 +4,6 @@ writer, and the lake's atomically replaced files can be read while Dagster mater
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import OrderedDict
 from datetime import UTC, datetime
 from threading import Lock
@@ -20,12 +19,7 @@ from api.context import ApiContext, Context
 from api.errors import FieldError
 from api.models import SYMBOL_SLUG_PATTERN, TIMEFRAME_PATTERN, Bars
 from maestro_pipeline.engine.bars import timeframe_ms
-from maestro_pipeline.storage.lake import (
-    UnknownSymbolError,
-    month_key,
-    slug_symbol,
-    symbol_slug,
-)
+from maestro_pipeline.keys import UnknownSymbolError, slug_symbol, symbol_slug
 
 MAX_BAR_ROWS = 50_000
 CACHE_BYTES = 64 * 1024 * 1024
@@ -127,29 +121,11 @@ def _missing_series(ctx: ApiContext, symbol: str, timeframe: str) -> FieldError:
 def _file_stamps(
     ctx: ApiContext, symbol: str, timeframe: str, start: datetime | None, end: datetime | None
 ) -> tuple[tuple[str, int, int], ...]:
-    """(name, mtime, size) of the month files the request reads: the cache key's freshness.
-
-    One ``scandir`` of the series folder (whose path the lake builds from validated parts)
-    instead of a glob, since this runs on every request.
-    """
-    folder = ctx.lake.series_dir("bars", ctx.exchange, symbol, timeframe)
-    first = month_key(start) if start else "0000-00"
-    last = month_key(end) if end else "9999-99"
-    stamps = []
+    """(name, mtime, size) of the month files the request reads: the cache key's freshness."""
     try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                name = entry.name
-                if not name.endswith(".parquet") or not first <= name[:7] <= last:
-                    continue
-                try:
-                    stat = entry.stat()
-                except FileNotFoundError:  # replaced right now; the read sees the new file
-                    continue
-                stamps.append((name, stat.st_mtime_ns, stat.st_size))
-    except (FileNotFoundError, NotADirectoryError):
+        return ctx.lake.file_stamps("bars", ctx.exchange, symbol, timeframe, start, end)
+    except FileNotFoundError:
         raise _missing_series(ctx, symbol, timeframe) from None
-    return tuple(sorted(stamps))
 
 
 def _serialize(

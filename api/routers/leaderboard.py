@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from api.context import Context
 from api.errors import NotMaterialized
 from api.models import Leaderboard, LeaderboardRow
-from maestro_pipeline.storage.lake import slug_symbol
+from maestro_pipeline.keys import slug_symbol
 
 router = APIRouter(tags=["leaderboard"])
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from api.context import ApiContext
 from api.study_views import progress_model
-from maestro_pipeline.storage.studies import StudyKey
+from maestro_pipeline.keys import StudyKey
 
 FINAL_STATUSES = ("completed", "failed")
 POLICY_VIOLATION = 1008

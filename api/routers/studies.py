@@ -23,8 +23,7 @@ from api.models import (
     Trades,
 )
 from api.study_views import equity_view, study_detail, study_summary, trades_view
-from maestro_pipeline.storage.lake import slug_symbol
-from maestro_pipeline.storage.studies import PROGRESS, StudyKey
+from maestro_pipeline.keys import StudyKey
 
 router = APIRouter(prefix="/optimization", tags=["optimization"])
 
@@ -36,18 +35,6 @@ StudyId = Annotated[
     ),
 ]
 NOT_FOUND = {404: {"description": "unknown strategy, or the study is not materialized yet"}}
-
-
-def _running_keys(ctx: ApiContext) -> list[StudyKey]:
-    """Studies with a progress file (running, failed or finished) under the study store."""
-    keys = []
-    for path in ctx.studies.root.glob(f"strategy=*/symbol=*/timeframe=*/{PROGRESS}"):
-        strategy, symbol, timeframe = (p.name.split("=", 1)[1] for p in path.parents[2::-1])
-        try:
-            keys.append(StudyKey(strategy, slug_symbol(symbol), timeframe))
-        except ValueError:
-            continue
-    return keys
 
 
 def _summary(ctx: ApiContext, key: StudyKey) -> dict[str, Any]:
@@ -73,7 +60,9 @@ def _frame(ctx: ApiContext, key: StudyKey, name: str) -> pl.DataFrame:
 @router.get("")
 def list_studies(ctx: Context) -> StudyList:
     """Every published or running study with headline OOS metrics and status."""
-    keys = sorted({*ctx.studies.published_keys(), *_running_keys(ctx)}, key=lambda k: k.study_id)
+    keys = sorted(
+        {*ctx.studies.published_keys(), *ctx.studies.progress_keys()}, key=lambda k: k.study_id
+    )
     studies = []
     for key in keys:
         try:

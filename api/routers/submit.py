@@ -4,6 +4,7 @@ GraphQL API (the API itself never computes or writes results)."""
 from __future__ import annotations
 
 import warnings
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException
@@ -14,11 +15,15 @@ from api.errors import FieldError
 from api.models import StudyRequest, StudySubmitted
 from maestro_pipeline.engine.bars import timeframe_ms
 from maestro_pipeline.engine.registry import strategy_names
-from maestro_pipeline.storage.lake import UnknownSymbolError, slug_symbol, symbol_slug
-from maestro_pipeline.storage.studies import StudyKey
-
-STUDY_JOB = "walk_forward_job"
-STUDY_ASSET_OP = "walk_forward_study"
+from maestro_pipeline.engine.walk_forward.config import setting_infos
+from maestro_pipeline.keys import (
+    STUDY_ASSET,
+    WALK_FORWARD_JOB,
+    StudyKey,
+    UnknownSymbolError,
+    slug_symbol,
+    symbol_slug,
+)
 
 router = APIRouter(prefix="/optimization", tags=["optimization"])
 
@@ -37,7 +42,7 @@ class DagsterUnavailable(HTTPException):
         )
 
 
-def _checked_request(ctx: ApiContext, request: StudyRequest) -> StudyKey:
+def _checked_request(ctx: ApiContext, request: StudyRequest) -> StudyKey:  # type: ignore[valid-type]
     """The study key, when the Dagster code location has this partition; 422 naming the field."""
     if request.strategy not in strategy_names():
         raise FieldError(
@@ -74,24 +79,16 @@ def _checked_request(ctx: ApiContext, request: StudyRequest) -> StudyKey:
     return StudyKey(request.strategy, symbol, request.timeframe)
 
 
-def partition_key(key: StudyKey) -> tuple[str, dict[str, str]]:
-    """The study asset's multi-partition key string and its per-dimension keys."""
-    series = f"{key.symbol}@{key.timeframe}"
-    # Dagster joins multi-partition dimension keys in dimension-name order: series|strategy.
-    return f"{series}|{key.strategy}", {"series": series, "strategy": key.strategy}
-
-
-def launch_study_run(config: ApiConfig, key: StudyKey, study_config: dict[str, int]) -> str:
+def launch_study_run(config: ApiConfig, key: StudyKey, study_config: dict[str, Any]) -> str:
     """Submit ``walk_forward_job`` for the study's partition; returns the Dagster run id."""
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
     url = urlsplit(config.dagster_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         raise DagsterUnavailable(config.dagster_url, "MAESTRO_DAGSTER_URL is not an http(s) URL")
-    key_string, dimensions = partition_key(key)
     tags = {
-        "dagster/partition": key_string,
-        **{f"dagster/partition/{name}": value for name, value in dimensions.items()},
+        "dagster/partition": key.partition_key,
+        **{f"dagster/partition/{name}": value for name, value in key.partition_dimensions.items()},
         "maestro/launched_by": "api",
     }
     try:
@@ -106,10 +103,10 @@ def launch_study_run(config: ApiConfig, key: StudyKey, study_config: dict[str, i
             # Dagster's own per-dimension tags (dagster/partition/<dim>) trip its tag-key lint.
             warnings.filterwarnings("ignore", message="Non-compliant tag keys")
             return client.submit_job_execution(
-                STUDY_JOB,
+                WALK_FORWARD_JOB,
                 repository_location_name=config.dagster_location,
                 repository_name=config.dagster_repository,
-                run_config={"ops": {STUDY_ASSET_OP: {"config": study_config}}},
+                run_config={"ops": {STUDY_ASSET: {"config": study_config}}},
                 tags=tags,
             )
     except DagsterGraphQLClientError as exc:
@@ -132,20 +129,19 @@ def launch_study_run(config: ApiConfig, key: StudyKey, study_config: dict[str, i
         503: {"description": "no Dagster webserver is reachable"},
     },
 )
-def submit_study(ctx: Context, request: StudyRequest) -> StudySubmitted:
+def submit_study(ctx: Context, request: StudyRequest) -> StudySubmitted:  # type: ignore[valid-type]
     """Launch a walk-forward study run in Dagster; follow it on the progress WebSocket."""
     key = _checked_request(ctx, request)
+    # The study settings the request sets (the rest keep the deployment's defaults).
+    given = request.model_dump()  # type: ignore[attr-defined]
     study_config = {
-        name: value
-        for name, value in (("n_splits", request.n_splits), ("n_trials", request.n_trials))
-        if value is not None
+        info.name: given[info.name] for info in setting_infos() if given[info.name] is not None
     }
     run_id = launch_study_run(ctx.config, key, study_config)
-    key_string, _ = partition_key(key)
     return StudySubmitted(
         study_id=key.study_id,
         run_id=run_id,
-        partition_key=key_string,
+        partition_key=key.partition_key,
         dagster_run_url=f"{ctx.config.dagster_url}/runs/{run_id}",
         progress_url=f"/api/v2/optimization/{key.study_id}/progress?run_id={run_id}",
     )

@@ -10,9 +10,8 @@ import typer
 from rich.progress import Progress
 
 from maestro_pipeline.cli import app
+from maestro_pipeline.keys import GRAPH_JOBS, MARKET_DATA_JOB, month_of_partition
 
-# The whole graph, upstream first.
-GRAPH_JOBS = ("market_data_job", "walk_forward_job", "leaderboard_job")
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -77,9 +76,9 @@ def materialize_command(
             unknown = sorted(set(keys) - set(known))
             if unknown:
                 raise typer.BadParameter(f"unknown partition key(s) {unknown}", "--partition")
-            if latest and name == "market_data_job":
-                last_month = max(k.split("|")[0] for k in keys)
-                keys = [k for k in keys if k.split("|")[0] == last_month]
+            if latest and name == MARKET_DATA_JOB:
+                last_month = max(month_of_partition(k) for k in keys)
+                keys = [k for k in keys if month_of_partition(k) == last_month]
         started = time.perf_counter()
         with Progress() as progress:
             task = progress.add_task(name, total=len(keys))

@@ -17,47 +17,23 @@ from rich.table import Table
 
 from maestro_pipeline.cli import app
 from maestro_pipeline.cli.inputs import load_bars
+from maestro_pipeline.cli.study_options import study_config, with_study_options
 from maestro_pipeline.engine.metrics import json_safe
 from maestro_pipeline.settings import load_settings
 
-# The option that sets each WalkForwardConfig field, to name it in error messages.
-OPTION_OF_FIELD = {
-    "n_splits": "--splits",
-    "n_trials": "--trials",
-    "is_oos_ratio": "--is-oos-ratio",
-    "objective": "--objective",
-    "seed": "--seed",
-    "batch_size": "--batch-size",
-    "min_trades": "--min-trades",
-    "pruner": "--pruner",
-    "purge_bars": "--purge-bars",
-    "anchored": "--anchored",
-}
-
 
 @app.command("walk-forward")
+@with_study_options
 def walk_forward_command(
     strategy: str = typer.Option(..., help="strategy name (see the catalog)"),
     data: Path | None = typer.Option(None, help="Parquet file of bars (finer bars are resampled)"),
     symbol: str | None = typer.Option(None, help="symbol in the lake, instead of --data"),
     timeframe: str = typer.Option("1h", help="bar timeframe to study"),
-    splits: int = typer.Option(10, help="number of walk-forward folds"),
-    trials: int = typer.Option(100, help="Optuna trials per fold"),
-    anchored: bool = typer.Option(False, "--anchored", help="expanding in-sample windows"),
-    objective: str = typer.Option(
-        "sharpe_ratio", help="sharpe_ratio, sortino_ratio, calmar_ratio or total_return"
-    ),
-    is_oos_ratio: float = typer.Option(4.0, help="in-sample length / out-of-sample length"),
     storage: str | None = typer.Option(
         None,
         help="Optuna storage: SQLAlchemy URL or a *.log/*.journal file (resumable); "
         "default in memory",
     ),
-    seed: int = typer.Option(42, help="sampler seed"),
-    batch_size: int = typer.Option(25, help="trials evaluated together in one backtest"),
-    min_trades: int = typer.Option(3, help="in-sample trades a trial needs to be feasible"),
-    pruner: str = typer.Option("median", help="median, hyperband or none"),
-    purge_bars: int = typer.Option(0, help="bars left out between in-sample and out-of-sample"),
     workers: int = typer.Option(
         1,
         min=1,
@@ -68,6 +44,7 @@ def walk_forward_command(
         30, min=1, help="seconds between trial heartbeats on a database storage"
     ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
+    study: dict[str, Any] | None = None,
 ) -> None:
     """Walk-forward study: per fold, optimize on the in-sample window, trade the next window.
 
@@ -81,37 +58,17 @@ def walk_forward_command(
     # Heavy imports (vectorbt, optuna) only once the arguments are known to parse.
     import optuna
 
-    from maestro_pipeline.engine.backtest import BacktestSettings
     from maestro_pipeline.engine.registry import get_strategy
-    from maestro_pipeline.engine.walk_forward import (
-        ConfigError,
-        WalkForwardConfig,
-        WalkForwardProgress,
-        run_walk_forward,
-    )
-    from maestro_pipeline.storage.optuna_storage import is_shared_storage, optuna_storage
+    from maestro_pipeline.engine.walk_forward.runner import WalkForwardProgress
+    from maestro_pipeline.optimization.runs import run_study
+    from maestro_pipeline.optimization.storages import is_shared_storage, optuna_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         chosen = get_strategy(strategy)
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="--strategy") from None
-    try:
-        config = WalkForwardConfig(
-            n_splits=splits,
-            is_oos_ratio=is_oos_ratio,
-            anchored=anchored,
-            purge_bars=purge_bars,
-            n_trials=trials,
-            batch_size=batch_size,
-            pruner=pruner,  # type: ignore[arg-type]
-            objective=objective,  # type: ignore[arg-type]
-            min_trades=min_trades,
-            seed=seed,
-            backtest=BacktestSettings(),
-        )
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc), param_hint=OPTION_OF_FIELD.get(exc.field)) from None
+    config = study_config(study or {})
     try:
         study_storage = optuna_storage(storage)
     except ValueError as exc:
@@ -128,6 +85,7 @@ def walk_forward_command(
     else:
         source = {"exchange": load_settings().lake_exchange, "symbol": symbol}
         source["timeframe"] = timeframe
+    splits, trials = config.n_splits, config.n_trials
 
     stderr = Console(stderr=True)
     columns = (
@@ -151,7 +109,7 @@ def walk_forward_command(
 
         helpers = [_start_worker(storage, heartbeat) for _ in range(workers - 1)]
         try:
-            result = run_walk_forward(
+            result = run_study(
                 bars,
                 chosen,
                 config,

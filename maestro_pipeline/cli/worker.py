@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import time
-import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -39,51 +38,44 @@ def worker_command(
     import optuna
 
     from maestro_pipeline.cli.inputs import load_study_bars
-    from maestro_pipeline.engine.optimize import WORKER_ID
-    from maestro_pipeline.engine.study_workers import open_fold_studies, work_on_fold_study
-    from maestro_pipeline.storage.optuna_storage import optuna_storage
+    from maestro_pipeline.optimization.coordination import worker_id
+    from maestro_pipeline.optimization.storages import open_storage
+    from maestro_pipeline.optimization.workers import serve_open_studies
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     stderr = Console(stderr=True)
     try:
-        spec = optuna_storage(storage)
+        # One storage object (one connection pool) for listing and for every study.
+        shared = open_storage(storage, heartbeat_interval=heartbeat)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--storage") from None
-    if spec is None:
+    if shared is None:
         raise typer.BadParameter("an in-memory storage cannot be shared", param_hint="--storage")
-    # One storage object (one connection pool) for listing and for every study.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        shared = (
-            optuna.storages.RDBStorage(spec, heartbeat_interval=heartbeat)
-            if isinstance(spec, str)
-            else spec
-        )
-    names = set(study) if study else None
+
+    def load(source: Mapping[str, Any]) -> Any:
+        try:
+            return load_study_bars(dict(source))
+        except typer.BadParameter as exc:  # the recorded bars are gone or unreadable here
+            raise ValueError(exc.format_message()) from None
+
+    def done(fold_study: Any, summary: Any) -> None:
+        if not quiet:
+            stderr.print(
+                f"{fold_study.study_name}: {summary.n_evaluated_here} trials here, "
+                f"{summary.n_finished}/{summary.n_trials} in the study"
+            )
+
+    def skipped(fold_study: Any, exc: Exception) -> None:
+        stderr.print(f"[red]skipped[/red] {fold_study.study_name}: {exc}")
+
     if not quiet:
-        stderr.print(f"worker {WORKER_ID} looking for open studies")
-    bars_cache: dict[str, object] = {}
-    skipped: set[str] = set()
-    idle_since = time.monotonic()
-    while True:
-        open_studies = [s for s in open_fold_studies(shared, names) if s.study_name not in skipped]
-        for fold_study in open_studies:
-            key = json.dumps(fold_study.source, sort_keys=True)
-            try:
-                if key not in bars_cache:
-                    bars_cache[key] = load_study_bars(fold_study.source)
-                summary = work_on_fold_study(shared, fold_study, bars_cache[key])
-            except (ValueError, KeyError, typer.BadParameter) as exc:
-                skipped.add(fold_study.study_name)
-                stderr.print(f"[red]skipped[/red] {fold_study.study_name}: {exc}")
-                continue
-            if not quiet:
-                stderr.print(
-                    f"{fold_study.study_name}: {summary.n_evaluated_here} trials here, "
-                    f"{summary.n_finished}/{summary.n_trials} in the study"
-                )
-        if open_studies:
-            idle_since = time.monotonic()
-        elif time.monotonic() - idle_since >= idle_timeout:
-            return
-        time.sleep(poll)
+        stderr.print(f"worker {worker_id()} looking for open studies")
+    serve_open_studies(
+        shared,
+        load,
+        names=set(study) if study else None,
+        idle_timeout=idle_timeout,
+        poll_seconds=poll,
+        on_done=done,
+        on_skip=skipped,
+    )

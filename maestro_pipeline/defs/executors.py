@@ -9,7 +9,8 @@ from maestro_pipeline.settings import Settings, load_settings
 
 
 def build_executor(settings: Settings | None = None) -> dg.ExecutorDefinition:
-    """The executor of every job, from ``MAESTRO_EXECUTOR``.
+    """The executor of every job, from ``MAESTRO_EXECUTOR``: part of the definitions, so it is
+    read when the code location loads.
 
     With Celery, each step is a task on the ``dagster`` queue of the broker (Redis); workers
     started with ``dagster-celery worker start -A dagster_celery.app -y <config>`` run it

@@ -9,12 +9,11 @@ import polars as pl
 from maestro_pipeline.defs.partitions import market_data_partitions, symbol_and_month
 from maestro_pipeline.defs.resources import LakeResource, MarketDataResource, WarehouseResource
 from maestro_pipeline.engine.bars import clean_bars, find_gaps, resample_bars, timeframe_ms
-from maestro_pipeline.settings import load_settings
+from maestro_pipeline.engine.quality import BAR_RULES, QualityCheck, check_bars
 from maestro_pipeline.storage.lake import month_bounds_ms
 from maestro_pipeline.storage.warehouse import OHLCV_TABLE
 
 GROUP = "market_data"
-_settings = load_settings()
 PREVIEW_ROWS = 5
 
 
@@ -61,20 +60,21 @@ def raw_ohlcv(
 ) -> dg.MaterializeResult:
     """Untouched OHLCV rows from the source, one Parquet file per symbol and month."""
     symbol, month = symbol_and_month(context.partition_key)
-    timeframe = market_data.base_timeframe
+    market = market_data.resolve()
+    timeframe = market.base_timeframe
     start_ms, end_ms = month_bounds_ms(month)
     # The current month is still growing: fetch up to the last bar that has closed.
     now_ms = int(time.time() * 1000)
     end_ms = min(end_ms, now_ms - now_ms % timeframe_ms(timeframe))
     started = time.perf_counter()
-    raw = market_data.client().fetch_ohlcv(symbol, timeframe, start_ms, end_ms)
-    path = lake.lake.write_month("raw", market_data.lake_exchange, symbol, timeframe, month, raw)
+    raw = market.client().fetch_ohlcv(symbol, timeframe, start_ms, end_ms)
+    path = lake.lake.write_month("raw", market.lake_exchange, symbol, timeframe, month, raw)
     context.log.info(f"{symbol} {month}: {raw.height} raw rows -> {path}")
     return dg.MaterializeResult(
         metadata={
             **_span_metadata(raw),
-            "source": market_data.source,
-            "exchange": market_data.lake_exchange,
+            "source": market.source,
+            "exchange": market.lake_exchange,
             "timeframe": timeframe,
             "download_seconds": round(time.perf_counter() - started, 3),
             "path": dg.MetadataValue.path(str(path)),
@@ -83,68 +83,11 @@ def raw_ohlcv(
     )
 
 
-BAR_CHECKS = (
-    "no_duplicate_timestamps",
-    "monotonic_time",
-    "ohlc_bounds",
-    "gap_ratio_below_threshold",
-    "no_rejected_rows",
-)
-
-
-def _bar_checks(
-    written: dict[str, pl.DataFrame], base_timeframe: str, max_gap_ratio: float, rejected: int
-) -> list[dg.AssetCheckResult]:
-    """Checks of the files as written, over every timeframe of the partition."""
-    duplicates = {tf: f.height - f.get_column("timestamp").n_unique() for tf, f in written.items()}
-    unsorted = {
-        tf: int((f.get_column("timestamp").diff().dt.total_milliseconds() <= 0).sum())
-        for tf, f in written.items()
-    }
-    out_of_bounds = {
-        tf: int(
-            f.filter(
-                (pl.col("high") < pl.max_horizontal("open", "close", "low"))
-                | (pl.col("low") > pl.min_horizontal("open", "close", "high"))
-                | (pl.col("low") <= 0)
-                | (pl.col("volume") < 0)
-            ).height
-        )
-        for tf, f in written.items()
-    }
-    gaps = find_gaps(written[base_timeframe], base_timeframe)
-    return [
-        dg.AssetCheckResult(
-            check_name="no_duplicate_timestamps",
-            passed=not any(duplicates.values()),
-            metadata={"duplicates_by_timeframe": duplicates},
-        ),
-        dg.AssetCheckResult(
-            check_name="monotonic_time",
-            passed=not any(unsorted.values()),
-            metadata={"out_of_order_by_timeframe": unsorted},
-        ),
-        dg.AssetCheckResult(
-            check_name="ohlc_bounds",
-            passed=not any(out_of_bounds.values()),
-            metadata={"violations_by_timeframe": out_of_bounds},
-        ),
-        dg.AssetCheckResult(
-            check_name="gap_ratio_below_threshold",
-            passed=gaps.gap_ratio <= max_gap_ratio,
-            metadata={
-                "gap_ratio": gaps.gap_ratio,
-                "threshold": max_gap_ratio,
-                "missing_bars": gaps.missing_bars,
-            },
-        ),
-        dg.AssetCheckResult(
-            check_name="no_rejected_rows",
-            passed=rejected == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"rejected_rows": rejected},
-        ),
-    ]
+def _check_result(check: QualityCheck) -> dg.AssetCheckResult:
+    severity = dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name=check.name, passed=check.passed, severity=severity, metadata=check.metadata
+    )
 
 
 @dg.asset(
@@ -153,8 +96,8 @@ def _bar_checks(
     kinds={"polars", "parquet"},
     deps=[raw_ohlcv],
     check_specs=[
-        dg.AssetCheckSpec(name, asset="bars", blocking=name != "no_rejected_rows")
-        for name in BAR_CHECKS
+        dg.AssetCheckSpec(name, asset="bars", blocking=blocking)
+        for name, blocking in BAR_RULES.items()
     ],
 )
 def bars(
@@ -162,12 +105,13 @@ def bars(
 ) -> dg.MaterializeResult:
     """Clean OHLCV bars (UTC, sorted, de-duplicated, OHLC-valid) at every configured timeframe."""
     symbol, month = symbol_and_month(context.partition_key)
-    base = market_data.base_timeframe
-    exchange = market_data.lake_exchange
+    market = market_data.resolve()
+    base = market.base_timeframe
+    exchange = market.lake_exchange
     raw = lake.lake.read_month("raw", exchange, symbol, base, month)
     clean, report = clean_bars(raw, base)
     written: dict[str, pl.DataFrame] = {}
-    for timeframe in market_data.timeframes:
+    for timeframe in market.timeframes:
         frame = clean if timeframe == base else resample_bars(clean, timeframe)
         lake.lake.write_month("bars", exchange, symbol, timeframe, month, frame)
         # Checks read back what landed on disk, not what we meant to write.
@@ -192,14 +136,17 @@ def bars(
             "gaps": dg.MetadataValue.json([list(g) for g in gaps.gaps]),
             "preview": _preview(written[base]),
         },
-        check_results=_bar_checks(written, base, market_data.max_gap_ratio, report.rejected_rows),
+        check_results=[
+            _check_result(check)
+            for check in check_bars(written, base, market.max_gap_ratio, report.rejected_rows)
+        ],
     )
 
 
 @dg.asset(
     partitions_def=market_data_partitions,
     group_name=GROUP,
-    kinds={_settings.warehouse, "table"},
+    kinds={"duckdb", "table"},
     deps=[bars],
     pool="warehouse_writer",
     metadata={"dagster/table_name": OHLCV_TABLE},
@@ -213,10 +160,10 @@ def ohlcv(
 ) -> dg.MaterializeResult:
     """The warehouse time-series table of bars, all symbols and timeframes, upserted by month."""
     symbol, month = symbol_and_month(context.partition_key)
-    exchange = market_data.lake_exchange
+    market = market_data.resolve()
+    exchange = market.lake_exchange
     frames = {
-        tf: lake.lake.read_month("bars", exchange, symbol, tf, month)
-        for tf in market_data.timeframes
+        tf: lake.lake.read_month("bars", exchange, symbol, tf, month) for tf in market.timeframes
     }
     lake_counts = {tf: f.height for tf, f in frames.items()}
     with warehouse.open() as store:

@@ -1,4 +1,9 @@
-"""Partitions of market data: configured symbols crossed with calendar months (UTC)."""
+"""Partitions: market data by symbol x month, studies by strategy x series (symbol@timeframe).
+
+Partitions shape the definitions themselves (which keys exist), so they are the one thing the
+Dagster layer reads from the deployment's settings when the code location loads; every other
+setting reaches assets through resources at run time.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,17 @@ from datetime import date
 
 import dagster as dg
 
+from maestro_pipeline.engine.registry import strategy_names
+from maestro_pipeline.keys import (
+    MONTH_DIM,
+    SERIES_DIM,
+    STRATEGY_DIM,
+    SYMBOL_DIM,
+    StudyKey,
+    month_key,
+    series_key,
+)
 from maestro_pipeline.settings import Settings, load_settings
-from maestro_pipeline.storage.lake import month_key
-
-SYMBOL_DIM = "symbol"
-MONTH_DIM = "month"
 
 
 def build_market_data_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
@@ -26,19 +37,8 @@ def build_market_data_partitions(settings: Settings) -> dg.MultiPartitionsDefini
     return dg.MultiPartitionsDefinition({SYMBOL_DIM: symbols, MONTH_DIM: months})
 
 
-STRATEGY_DIM = "strategy"
-SERIES_DIM = "series"
-
-
-def series_key(symbol: str, timeframe: str) -> str:
-    """'BTC/USD@1h': one symbol at one timeframe, the market a study runs on."""
-    return f"{symbol}@{timeframe}"
-
-
 def build_study_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
     """strategy (every registered strategy) x series (symbol@timeframe)."""
-    from maestro_pipeline.engine.registry import strategy_names
-
     series = [series_key(s, tf) for s in settings.symbols for tf in settings.study_timeframes]
     return dg.MultiPartitionsDefinition(
         {
@@ -53,13 +53,12 @@ market_data_partitions = build_market_data_partitions(_settings)
 study_partitions = build_study_partitions(_settings)
 
 
-def strategy_symbol_timeframe(partition_key: str | dg.MultiPartitionKey) -> tuple[str, str, str]:
-    """('ema_cross', 'BTC/USD', '1h') from a study partition key."""
+def study_key(partition_key: str | dg.MultiPartitionKey) -> StudyKey:
+    """The study of a study partition ('BTC/USD@1h|ema_cross')."""
     if not isinstance(partition_key, dg.MultiPartitionKey):
         partition_key = study_partitions.get_partition_key_from_str(partition_key)
     keys = partition_key.keys_by_dimension
-    symbol, timeframe = keys[SERIES_DIM].rsplit("@", 1)
-    return keys[STRATEGY_DIM], symbol, timeframe
+    return StudyKey.from_dimensions(keys[STRATEGY_DIM], keys[SERIES_DIM])
 
 
 def symbol_and_month(partition_key: str | dg.MultiPartitionKey) -> tuple[str, str]:

@@ -3,13 +3,8 @@
 import dagster as dg
 
 from maestro_pipeline.defs.jobs import market_data_job, walk_forward_job
-from maestro_pipeline.defs.partitions import (
-    MONTH_DIM,
-    SYMBOL_DIM,
-    market_data_partitions,
-    strategy_symbol_timeframe,
-    study_partitions,
-)
+from maestro_pipeline.defs.partitions import market_data_partitions, study_key, study_partitions
+from maestro_pipeline.keys import MONTH_DIM, STUDY_ASSET, SYMBOL_DIM
 from maestro_pipeline.settings import load_settings
 
 
@@ -17,7 +12,8 @@ from maestro_pipeline.settings import load_settings
     job=market_data_job,
     cron_schedule="15 * * * *",
     execution_timezone="UTC",
-    # A live exchange source keeps itself fresh; the fixed sample has nothing new to fetch.
+    # A live exchange source keeps itself fresh; the fixed sample has nothing new to fetch. The
+    # schedule's default status is part of the definition, so it is read when the code loads.
     default_status=(
         dg.DefaultScheduleStatus.RUNNING
         if load_settings().source == "ccxt"
@@ -63,12 +59,12 @@ def weekly_studies_on_new_bars(context: dg.ScheduleEvaluationContext):
     stamp = context.scheduled_execution_time.strftime("%Y%m%d")
     requests = []
     for partition in study_partitions.get_partition_keys():
-        _, symbol, _ = strategy_symbol_timeframe(partition)
+        symbol = study_key(partition).symbol
         if symbol not in bars_updated:
             keys = [str(dg.MultiPartitionKey({SYMBOL_DIM: symbol, MONTH_DIM: m})) for m in months]
             bars_updated[symbol] = _latest_materialization(context.instance, "bars", keys)
         bars_at = bars_updated[symbol]
-        studied_at = _latest_materialization(context.instance, "walk_forward_study", [partition])
+        studied_at = _latest_materialization(context.instance, STUDY_ASSET, [partition])
         if bars_at is not None and (studied_at is None or studied_at < bars_at):
             requests.append(dg.RunRequest(run_key=f"{partition}|{stamp}", partition_key=partition))
     return requests or dg.SkipReason("no symbol's bars changed since its studies last ran")

@@ -38,6 +38,40 @@ TRADE_METRICS = (
     "exposure",
 )
 METRIC_NAMES = RETURN_METRICS + TRADE_METRICS
+# A study's headline out-of-sample figures: the warehouse summary row, the leaderboard and the
+# study listings carry these (as ``oos_<name>``); the stitched summary holds every metric.
+HEADLINE_METRICS = (
+    "sharpe_ratio",
+    "sortino_ratio",
+    "calmar_ratio",
+    "total_return",
+    "cagr",
+    "max_drawdown",
+    "trade_count",
+    "win_rate",
+)
+# Per walk-forward fold, for the in-sample and the out-of-sample window (``is_``/``oos_``).
+FOLD_METRICS = (*HEADLINE_METRICS, "exposure")
+# A study's selection-bias statistics (see ``walk_forward.statistics``), reported beside them.
+STUDY_STATISTICS = ("deflated_sharpe_ratio", "pbo", "wf_efficiency")
+# How people read each metric: a label and a format ("ratio", "percent" or "count").
+METRIC_DISPLAY: dict[str, tuple[str, str]] = {
+    "total_return": ("Return", "percent"),
+    "cagr": ("CAGR", "percent"),
+    "volatility": ("Volatility", "percent"),
+    "sharpe_ratio": ("Sharpe", "ratio"),
+    "sortino_ratio": ("Sortino", "ratio"),
+    "max_drawdown": ("Max drawdown", "percent"),
+    "calmar_ratio": ("Calmar", "ratio"),
+    "trade_count": ("Trades", "count"),
+    "win_rate": ("Win rate", "percent"),
+    "profit_factor": ("Profit factor", "ratio"),
+    "average_trade_return": ("Avg trade", "percent"),
+    "exposure": ("Exposure", "percent"),
+    "deflated_sharpe_ratio": ("DSR", "ratio"),
+    "pbo": ("PBO", "ratio"),
+    "wf_efficiency": ("WFE", "ratio"),
+}
 
 
 def periods_per_year(bar_ms: int) -> float:

@@ -16,8 +16,8 @@ from tenacity import (
 )
 
 from maestro_pipeline.engine.bars import timeframe_ms
+from maestro_pipeline.keys import UnknownSymbolError
 from maestro_pipeline.sources import RAW_SCHEMA
-from maestro_pipeline.storage.lake import UnknownSymbolError
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import polars as pl
 
+from maestro_pipeline.keys import UnknownSymbolError
 from maestro_pipeline.sources import RAW_SCHEMA
-from maestro_pipeline.storage.lake import UnknownSymbolError
 
 SAMPLE_DIR = Path(__file__).with_name("sample_data")
 SAMPLE_TIMEFRAME = "30m"

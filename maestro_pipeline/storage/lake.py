@@ -12,54 +12,23 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import polars as pl
 
 from maestro_pipeline.engine.bars import BAR_SCHEMA, timeframe_ms
+from maestro_pipeline.keys import UnknownSymbolError, month_key, slug_symbol, symbol_slug
+from maestro_pipeline.storage.files import atomic_write_parquet
 
-_SYMBOL_RE = re.compile(r"^[A-Za-z0-9]{1,20}/[A-Za-z0-9]{1,20}(:[A-Za-z0-9]{1,20})?$")
-_SLUG_RE = re.compile(r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}(_[A-Za-z0-9]{1,20})?$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
 _MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
-
-
-class UnknownSymbolError(ValueError):
-    """A symbol that is malformed or has no bars in the lake."""
-
-
-def symbol_slug(symbol: str) -> str:
-    """'BTC/USDT' -> 'BTC-USDT', 'BTC/USDT:USDT' -> 'BTC-USDT_USDT'; rejects anything else."""
-    if _SLUG_RE.match(symbol):
-        return symbol
-    if not _SYMBOL_RE.match(symbol):
-        raise UnknownSymbolError(
-            f"invalid symbol {symbol!r}: expected BASE/QUOTE such as 'BTC/USDT' "
-            "(letters and digits)"
-        )
-    return symbol.replace("/", "-").replace(":", "_")
-
-
-def slug_symbol(slug: str) -> str:
-    """Inverse of :func:`symbol_slug`."""
-    return slug.replace("-", "/", 1).replace("_", ":", 1)
 
 
 def _checked_name(kind: str, value: str) -> str:
     if not _NAME_RE.match(value):
         raise ValueError(f"invalid {kind} {value!r}")
     return value
-
-
-def month_key(value: date | datetime | str) -> str:
-    """'2019-01' for a date, a datetime or a Dagster monthly partition key ('2019-01-01')."""
-    if isinstance(value, str):
-        value = date.fromisoformat(value[:10] if len(value) > 7 else value + "-01")
-    return f"{value.year:04d}-{value.month:02d}"
 
 
 def month_bounds_ms(month: str) -> tuple[int, int]:
@@ -76,28 +45,6 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return (
         datetime.fromtimestamp(start_ms / 1000, UTC),
         datetime.fromtimestamp(end_ms / 1000, UTC),
-    )
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a temp file beside ``path``, sync it, and rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` atomically (readers see the old file or the new one)."""
-    atomic_write(
-        path, lambda handle: frame.write_parquet(handle, compression="zstd", statistics=True)
     )
 
 
@@ -164,9 +111,41 @@ class Lake:
         folder = self.series_dir(dataset, exchange, symbol, timeframe)
         if not folder.is_dir():
             return []
-        first = month_key(start) if start else "0000-00"
-        last = month_key(end) if end else "9999-99"
+        first, last = _month_range(start, end)
         return sorted(p for p in folder.glob("*.parquet") if first <= p.stem <= last)
+
+    def file_stamps(
+        self,
+        dataset: str,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> tuple[tuple[str, int, int], ...]:
+        """(name, mtime ns, size) of the month files a read of [start, end) would open.
+
+        A month replaced by a writer gets a new mtime and size: a reader's cache key. One
+        ``scandir`` of the series folder instead of a glob, cheap enough for every request.
+        Raises ``FileNotFoundError`` when the series has no folder.
+        """
+        folder = self.series_dir(dataset, exchange, symbol, timeframe)
+        first, last = _month_range(start, end)
+        stamps = []
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if not name.endswith(".parquet") or not first <= name[:7] <= last:
+                        continue
+                    try:
+                        stat = entry.stat()
+                    except FileNotFoundError:  # replaced right now; the read sees the new file
+                        continue
+                    stamps.append((name, stat.st_mtime_ns, stat.st_size))
+        except NotADirectoryError:
+            raise FileNotFoundError(folder) from None
+        return tuple(sorted(stamps))
 
     def read_bars(
         self,
@@ -203,6 +182,11 @@ class Lake:
         folder = self.series_dir(dataset, exchange, symbol, "1d").parent
         found = [p.name.split("=", 1)[1] for p in folder.glob("timeframe=*")]
         return sorted(found, key=timeframe_ms)
+
+
+def _month_range(start: datetime | None, end: datetime | None) -> tuple[str, str]:
+    """The first and last month keys a [start, end) read can touch (all months when open)."""
+    return (month_key(start) if start else "0000-00", month_key(end) if end else "9999-99")
 
 
 def _utc(value: datetime) -> datetime:

@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 import polars as pl
 
-from maestro_pipeline.storage.lake import atomic_write_parquet
-from maestro_pipeline.storage.studies import StudyKey, atomic_write_bytes, json_bytes
+from maestro_pipeline.keys import StudyKey
+from maestro_pipeline.storage.files import atomic_write_bytes, atomic_write_parquet, json_bytes
 
 REPORT_FILES = {"report": "report.json", "tearsheet": "tearsheet.html", "insights": "insights.json"}
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,60 +24,14 @@ import duckdb
 import orjson
 import polars as pl
 
-from maestro_pipeline.engine.bars import timeframe_ms
-from maestro_pipeline.storage.lake import (
-    atomic_write,
-    atomic_write_parquet,
-    slug_symbol,
-    symbol_slug,
-)
+from maestro_pipeline.engine.metrics import HEADLINE_METRICS, STUDY_STATISTICS, finite_or_none
+from maestro_pipeline.keys import StudyKey, slug_symbol, symbol_slug
+from maestro_pipeline.storage.files import atomic_write_bytes, atomic_write_parquet, json_bytes
 
 STUDY_FRAMES = ("folds", "equity", "trades", "trials")
 KEEP_VERSIONS = 3
 POINTER = "current.json"
 PROGRESS = "progress.json"
-
-
-@dataclass(frozen=True)
-class StudyKey:
-    """Which study: a strategy on one symbol at one timeframe."""
-
-    strategy: str
-    symbol: str
-    timeframe: str
-
-    def __post_init__(self) -> None:
-        timeframe_ms(self.timeframe)
-        symbol_slug(self.symbol)
-        if not self.strategy.replace("_", "").isalnum():
-            raise ValueError(f"invalid strategy name {self.strategy!r}")
-
-    @property
-    def study_id(self) -> str:
-        """URL-safe id: ``ema_cross.BTC-USD.1h``."""
-        return f"{self.strategy}.{symbol_slug(self.symbol)}.{self.timeframe}"
-
-    @classmethod
-    def from_study_id(cls, study_id: str) -> StudyKey:
-        """Inverse of :attr:`study_id`; ValueError names what is malformed."""
-        parts = study_id.split(".")
-        if len(parts) != 3:
-            raise ValueError(
-                f"invalid study id {study_id!r}: expected STRATEGY.BASE-QUOTE.TIMEFRAME "
-                "such as 'ema_cross.BTC-USD.1h'"
-            )
-        strategy, slug, timeframe = parts
-        return cls(strategy, slug_symbol(symbol_slug(slug)), timeframe)
-
-
-def atomic_write_bytes(data: bytes, path: Path) -> None:
-    atomic_write(path, lambda handle: handle.write(data))
-
-
-def json_bytes(value: Any) -> bytes:
-    return orjson.dumps(
-        value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2
-    )
 
 
 class StudyStore:
@@ -154,19 +107,46 @@ class StudyStore:
         return orjson.loads(path.read_bytes()) if path.exists() else None
 
     def published_keys(self) -> list[StudyKey]:
+        """Studies with a published version."""
+        return self._keys_with(POINTER)
+
+    def progress_keys(self) -> list[StudyKey]:
+        """Studies with a progress file: running, failed or finished."""
+        return self._keys_with(PROGRESS)
+
+    def _keys_with(self, file_name: str) -> list[StudyKey]:
         keys = []
-        for pointer in sorted(self.root.glob(f"strategy=*/symbol=*/timeframe=*/{POINTER}")):
-            timeframe_dir = pointer.parent
-            symbol_dir = timeframe_dir.parent
-            strategy_dir = symbol_dir.parent
-            keys.append(
-                StudyKey(
-                    strategy=strategy_dir.name.split("=", 1)[1],
-                    symbol=slug_symbol(symbol_dir.name.split("=", 1)[1]),
-                    timeframe=timeframe_dir.name.split("=", 1)[1],
-                )
-            )
+        for path in sorted(self.root.glob(f"strategy=*/symbol=*/timeframe=*/{file_name}")):
+            strategy, slug, timeframe = (p.name.split("=", 1)[1] for p in path.parents[2::-1])
+            try:
+                keys.append(StudyKey(strategy, slug_symbol(slug), timeframe))
+            except ValueError:  # a folder someone else made; not a study of ours
+                continue
         return keys
+
+
+HEADLINE_COLUMNS = (*(f"oos_{name}" for name in HEADLINE_METRICS), *STUDY_STATISTICS)
+
+
+def headline_figures(summary: dict[str, Any]) -> dict[str, float | None]:
+    """A study's headline OOS metrics and statistics, as the summary row and leaderboard hold
+    them (``HEADLINE_COLUMNS``); missing or non-finite values are None."""
+    oos = summary.get("oos", summary)
+    figures = {f"oos_{name}": finite_or_none(oos.get(name)) for name in HEADLINE_METRICS}
+    figures.update({name: finite_or_none(summary.get(name)) for name in STUDY_STATISTICS})
+    return figures
+
+
+def summary_row(key: StudyKey, summary: dict[str, Any]) -> pl.DataFrame:
+    """One warehouse row per study: headline figures as columns, the rest as JSON."""
+    row: dict[str, Any] = {
+        "study_id": key.study_id,
+        "updated_at": datetime.now(UTC),
+        **headline_figures(summary),
+        "n_trials_total": int(summary.get("n_trials_total") or 0),
+        "summary_json": orjson.dumps(summary, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+    }
+    return pl.DataFrame([row])
 
 
 STUDY_TABLES = {

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
+from maestro_pipeline.engine.walk_forward.config import setting_infos
+from maestro_pipeline.keys import StudyKey
 from maestro_pipeline.storage.reports import ReportStore
-from maestro_pipeline.storage.studies import StudyKey, StudyStore
+from maestro_pipeline.storage.studies import HEADLINE_COLUMNS, StudyStore
 from tests.api.conftest import STUDY_ID
 
 API = "/api/v2"
@@ -167,6 +169,20 @@ def test_report_insights_metrics_and_leaderboard(client, published):
     assert board["rows"][0]["rank"] == 1
     filtered = client.get(f"{API}/leaderboard", params={"symbol": "ETH-USD"}).json()
     assert filtered["count"] == 0
+
+
+def test_meta_lists_the_leaderboard_columns_the_rows_carry(client, published):
+    meta = client.get(f"{API}/meta").json()
+    columns = [column["name"] for column in meta["leaderboard_columns"]]
+    assert columns == list(HEADLINE_COLUMNS)
+    assert all(
+        c["label"] and c["format"] in ("ratio", "percent", "count")
+        for c in meta["leaderboard_columns"]
+    )
+    row = client.get(f"{API}/leaderboard").json()["rows"][0]
+    assert set(columns) <= set(row)
+    settings = [setting["name"] for setting in meta["study_settings"]]
+    assert settings == [info.name for info in setting_infos()]
 
 
 @pytest.mark.parametrize("suffix", ["", "/trades", "/equity", "/report", "/insights", "/metrics"])

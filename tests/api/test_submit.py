@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from api.main import create_app
+from maestro_pipeline.keys import StudyKey
 from maestro_pipeline.settings import Settings
-from maestro_pipeline.storage.studies import StudyKey, StudyStore
+from maestro_pipeline.storage.studies import StudyStore
 from tests.api.conftest import STUDY_ID, TestClient, api_config, free_port
 from tests.api.test_progress_stream import _receive_until_closed
 

@@ -10,36 +10,20 @@ import numpy as np
 import optuna
 import polars as pl
 import pytest
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 
 from maestro_pipeline.engine.registry import all_strategies, get_strategy
 from maestro_pipeline.engine.walk_forward import (
     ConfigError,
     WalkForwardConfig,
-    WalkForwardProgress,
-    _repair_order,
     parameter_stability,
     run_walk_forward,
     walk_forward_efficiency,
 )
+from maestro_pipeline.engine.walk_forward.params import repair_order as _repair_order
+from tests.support.studies import SMALL
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 HOUR_MS = 3_600_000
-# Small but real: 3 folds x 16 trials in batches of 8, two pruning steps.
-SMALL = WalkForwardConfig(
-    n_splits=3, is_oos_ratio=3.0, n_trials=16, batch_size=8, pruning_steps=2, seed=7
-)
-
-
-@pytest.fixture(scope="module")
-def half_year(btc_1h: pl.DataFrame) -> pl.DataFrame:
-    return btc_1h.tail(24 * 182)
-
-
-@pytest.fixture(scope="module")
-def ema_cross():
-    return get_strategy("ema_cross")
 
 
 @pytest.fixture(scope="module")
@@ -188,45 +172,6 @@ def test_same_seed_gives_the_same_study(result, half_year, ema_cross):
     assert again.summary["deflated_sharpe_ratio"] == result.summary["deflated_sharpe_ratio"]
 
 
-def test_rerun_on_a_journal_resumes_without_new_trials(tmp_path, half_year, ema_cross):
-    path = str(tmp_path / "studies.journal")
-    progress: list[WalkForwardProgress] = []
-    first = run_walk_forward(
-        half_year, ema_cross, SMALL, storage=JournalStorage(JournalFileBackend(path)),
-        progress=progress.append,
-    )  # fmt: skip
-    assert first.summary["n_evaluated_here"] == SMALL.n_splits * SMALL.n_trials
-    assert [p.fold for p in progress] == sorted(p.fold for p in progress)
-    assert progress[-1].trials_done == SMALL.n_trials and progress[-1].n_folds == SMALL.n_splits
-
-    # A new process would open the file afresh: so does this second storage object.
-    second = run_walk_forward(
-        half_year, ema_cross, SMALL, storage=JournalStorage(JournalFileBackend(path))
-    )
-    assert second.summary["n_evaluated_here"] == 0
-    assert second.folds.get_column("n_evaluated_here").to_list() == [0] * SMALL.n_splits
-    keep = [c for c in first.folds.columns if c != "n_evaluated_here"]
-    assert second.folds.select(keep).equals(first.folds.select(keep))
-    assert second.trials.equals(first.trials)
-    assert second.equity.equals(first.equity)
-    assert second.summary["deflated_sharpe_ratio"] == pytest.approx(
-        first.summary["deflated_sharpe_ratio"]
-    )
-    assert second.summary["pbo"] == first.summary["pbo"]
-
-    # Different inputs (another seed) open other studies in the same storage.
-    other = run_walk_forward(
-        half_year,
-        ema_cross,
-        dataclasses.replace(SMALL, seed=8),
-        storage=JournalStorage(JournalFileBackend(path)),
-    )
-    assert other.summary["n_evaluated_here"] == SMALL.n_splits * SMALL.n_trials
-    names = optuna.get_all_study_names(JournalStorage(JournalFileBackend(path)))
-    assert len(names) == 2 * SMALL.n_splits
-    assert all(n.startswith("ema_cross:") and ":fold-0" in n for n in names)
-
-
 def test_fingerprint_is_stable_and_sensitive():
     assert WalkForwardConfig().fingerprint() == WalkForwardConfig().fingerprint()
     assert WalkForwardConfig(seed=1).fingerprint() != WalkForwardConfig().fingerprint()
@@ -262,16 +207,6 @@ def test_unsorted_bars_are_rejected(half_year, ema_cross):
     shuffled = half_year.head(500).reverse()
     with pytest.raises(ValueError, match="strictly increasing"):
         run_walk_forward(shuffled, ema_cross, SMALL)
-
-
-def test_shared_storage_mode_gives_the_same_study(tmp_path, result, half_year, ema_cross):
-    """exclusive=False asks and tells on the storage itself; the trials are the same."""
-    storage = JournalStorage(JournalFileBackend(str(tmp_path / "shared.journal")))
-    shared = run_walk_forward(half_year, ema_cross, SMALL, storage=storage, exclusive=False)
-    assert shared.folds.drop("n_evaluated_here").equals(result.folds.drop("n_evaluated_here"))
-    assert shared.trials.equals(result.trials)
-    stored = optuna.load_study(study_name=shared.folds["study_name"][0], storage=storage)
-    assert len(stored.trials) == SMALL.n_trials
 
 
 def test_no_feasible_trial_falls_back_to_the_defaults(half_year, ema_cross):

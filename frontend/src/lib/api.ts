@@ -28,22 +28,37 @@ export interface StrategyInfo {
   space: Record<string, ParameterSpace>;
 }
 
+/** A leaderboard row: the study's keys plus one figure per column of `Meta.leaderboard_columns`. */
 export interface LeaderboardRow {
   rank: number;
   study_id: string;
   strategy: string;
   symbol: string;
   timeframe: string;
-  oos_sharpe_ratio: Num;
-  oos_sortino_ratio: Num;
-  oos_max_drawdown: Num;
-  oos_cagr: Num;
-  oos_total_return: Num;
-  oos_trade_count: number | null;
-  deflated_sharpe_ratio: Num;
-  pbo: Num;
-  wf_efficiency: Num;
   updated_at: string | null;
+  [figure: string]: Num | string | null;
+}
+
+/** A column the API defines (name, label, number format): tables render these generically. */
+export interface Column {
+  name: string;
+  label: string;
+  format: "ratio" | "percent" | "count" | "text";
+}
+
+export interface StudySetting {
+  name: string;
+  type: "int" | "float" | "bool" | "str";
+  default: unknown;
+  description: string;
+  low?: number | null;
+  high?: number | null;
+  choices?: string[] | null;
+}
+
+export interface Meta {
+  leaderboard_columns: Column[];
+  study_settings: StudySetting[];
 }
 
 export interface Leaderboard {
@@ -167,12 +182,12 @@ export interface Insights {
   evaluator?: string | null;
 }
 
+/** A study to run; any study setting of `Meta.study_settings` may be given too. */
 export interface StudyRequest {
   strategy: string;
   symbol: string;
   timeframe: string;
-  n_splits?: number;
-  n_trials?: number;
+  [setting: string]: unknown;
 }
 
 export interface StudySubmitted {
@@ -236,6 +251,7 @@ export function post<T>(path: string, body: unknown): Promise<T> {
 export const api = {
   health: () => get<Health>("/health"),
   strategies: () => get<StrategyInfo[]>("/strategies"),
+  meta: () => get<Meta>("/meta"),
   leaderboard: () => get<Leaderboard>("/leaderboard?limit=1000"),
   study: (id: string) => get<StudyDetail>(`/optimization/${encodeURIComponent(id)}`),
   trades: (id: string) => get<Trades>(`/optimization/${encodeURIComponent(id)}/trades`),

@@ -25,3 +25,15 @@ export function sortRows<T>(rows: T[], key: keyof T, dir: "asc" | "desc"): T[] {
     return sign * String(x).localeCompare(String(y));
   });
 }
+
+export const fmtCount = (v: Num | undefined) =>
+  v == null || !Number.isFinite(v) ? "—" : Math.round(v).toLocaleString("en-US");
+
+/** Format a value by the API's column format. */
+export function fmtBy(format: string, v: unknown): string {
+  if (format === "text") return v == null ? "—" : String(v);
+  const n = typeof v === "number" ? v : null;
+  if (format === "percent") return fmtPct(n);
+  if (format === "count") return fmtCount(n);
+  return fmtNum(n);
+}

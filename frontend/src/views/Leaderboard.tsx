@@ -1,36 +1,35 @@
 import { useQuery } from "@tanstack/react-query";
-import { api, type LeaderboardRow } from "../lib/api";
-import { fmtNum, fmtPct, sortRows } from "../lib/format";
+import { api, type Column, type LeaderboardRow } from "../lib/api";
+import { fmtBy, sortRows } from "../lib/format";
 import { routeHash } from "../lib/route";
 import { Empty, ErrorState, Loading } from "../components/state";
 
-type Col = { key: keyof LeaderboardRow; label: string; fmt?: (v: never) => string; num?: boolean };
+type Col = { key: string; label: string; format: Column["format"]; num: boolean };
 
-const COLS: Col[] = [
-  { key: "rank", label: "#", num: true },
-  { key: "strategy", label: "strategy" },
-  { key: "symbol", label: "symbol" },
-  { key: "timeframe", label: "tf" },
-  { key: "oos_sharpe_ratio", label: "OOS Sharpe", fmt: fmtNum, num: true },
-  { key: "oos_sortino_ratio", label: "Sortino", fmt: fmtNum, num: true },
-  { key: "oos_total_return", label: "OOS return", fmt: fmtPct, num: true },
-  { key: "oos_cagr", label: "CAGR", fmt: fmtPct, num: true },
-  { key: "oos_max_drawdown", label: "Max DD", fmt: fmtPct, num: true },
-  { key: "oos_trade_count", label: "trades", num: true },
-  { key: "deflated_sharpe_ratio", label: "DSR", fmt: fmtNum, num: true },
-  { key: "pbo", label: "PBO", fmt: fmtNum, num: true },
-  { key: "wf_efficiency", label: "WFE", fmt: fmtNum, num: true },
+// The study's keys; the figure columns (their labels and formats) come from GET /meta.
+const KEY_COLS: Col[] = [
+  { key: "rank", label: "#", format: "count", num: true },
+  { key: "strategy", label: "strategy", format: "text", num: false },
+  { key: "symbol", label: "symbol", format: "text", num: false },
+  { key: "timeframe", label: "tf", format: "text", num: false },
 ];
+
+export function leaderboardColumns(figures: Column[]): Col[] {
+  return [...KEY_COLS, ...figures.map((c) => ({ key: c.name, label: c.label, format: c.format, num: true }))];
+}
 
 export function LeaderboardView({ sort, dir }: { sort?: string; dir?: "asc" | "desc" }) {
   const q = useQuery({ queryKey: ["leaderboard"], queryFn: api.leaderboard });
+  const meta = useQuery({ queryKey: ["meta"], queryFn: api.meta, staleTime: Infinity });
+  const COLS = leaderboardColumns(meta.data?.leaderboard_columns ?? []);
   const key = (COLS.find((c) => c.key === sort)?.key ?? "rank") as keyof LeaderboardRow;
   const direction = dir ?? "asc";
   const header = (
-    <h2>Leaderboard <small className="muted">ranked by out-of-sample Sharpe · click a column to sort, a row to open</small></h2>
+    <h2>Leaderboard <small className="muted">out-of-sample figures, ranked by Sharpe · click a column to sort, a row to open</small></h2>
   );
+  if (meta.isError) return <section data-testid="leaderboard-view">{header}<ErrorState title="Leaderboard unavailable" error={meta.error} /></section>;
   if (q.isError) return <section data-testid="leaderboard-view">{header}<ErrorState title="Leaderboard unavailable" error={q.error} /></section>;
-  if (!q.data) return <section data-testid="leaderboard-view">{header}<Loading what="leaderboard" /></section>;
+  if (!q.data || !meta.data) return <section data-testid="leaderboard-view">{header}<Loading what="leaderboard" /></section>;
   if (!q.data.rows.length)
     return <section data-testid="leaderboard-view">{header}<Empty>No studies ranked yet: materialize studies and the leaderboard asset.</Empty></section>;
   const rows = sortRows(q.data.rows, key, direction);
@@ -62,7 +61,7 @@ export function LeaderboardView({ sort, dir }: { sort?: string; dir?: "asc" | "d
                 const v = r[c.key];
                 return (
                   <td key={c.key} className={c.num ? "num" : undefined}>
-                    {c.fmt ? c.fmt(v as never) : v == null ? "—" : String(v)}
+                    {fmtBy(c.format, v)}
                   </td>
                 );
               })}

@@ -72,6 +72,12 @@ function ProgressPanel({ study, run }: { study: string; run?: string }) {
 export function SubmitView({ study, run }: { study?: string; run?: string }) {
   const health = useQuery({ queryKey: ["health"], queryFn: api.health });
   const strategies = useQuery({ queryKey: ["strategies"], queryFn: api.strategies });
+  const meta = useQuery({ queryKey: ["meta"], queryFn: api.meta, staleTime: Infinity });
+  // Bounds of the settings this form offers, as the study spec declares them.
+  const bounds = (name: string) => {
+    const s = meta.data?.study_settings.find((x) => x.name === name);
+    return { min: s?.low ?? undefined, max: s?.high ?? undefined, title: s?.description };
+  };
   const preset = study ? parseStudyId(study) : null;
   const [form, setForm] = useState({
     strategy: preset?.strategy ?? "ema_cross",
@@ -120,11 +126,11 @@ export function SubmitView({ study, run }: { study?: string; run?: string }) {
         </label>
         <label>
           splits
-          <input type="number" min={1} max={50} value={form.n_splits} onChange={set("n_splits")} name="n_splits" />
+          <input type="number" {...bounds("n_splits")} value={form.n_splits} onChange={set("n_splits")} name="n_splits" />
         </label>
         <label>
           trials / fold
-          <input type="number" min={1} max={5000} value={form.n_trials} onChange={set("n_trials")} name="n_trials" />
+          <input type="number" {...bounds("n_trials")} value={form.n_trials} onChange={set("n_trials")} name="n_trials" />
         </label>
         <button type="submit" disabled={submit.isPending} data-testid="submit-button">
           {submit.isPending ? "Submitting…" : "Run study"}

@@ -14,9 +14,10 @@ from maestro_pipeline.defs.resources import build_resources
 from maestro_pipeline.defs.schedules import weekly_studies_on_new_bars
 from maestro_pipeline.defs.studies import walk_forward_study
 from maestro_pipeline.engine.registry import get_strategy
+from maestro_pipeline.keys import StudyKey
 from maestro_pipeline.settings import Settings
 from maestro_pipeline.storage.reports import ReportStore
-from maestro_pipeline.storage.studies import StudyKey, StudyStore
+from maestro_pipeline.storage.studies import StudyStore
 
 MONTHS = ["2018-01-01", "2018-02-01", "2018-03-01", "2018-04-01", "2018-05-01", "2018-06-01"]
 STUDY = "BTC/USD@1h|ema_cross"

@@ -1,18 +1,19 @@
 """Workers that join walk-forward fold studies kept in a shared Optuna storage.
 
-A walk-forward run on a shared storage (``run_walk_forward(..., exclusive=False)``) creates
-every fold's study up front and records in each one what it optimizes (strategy, config,
-fold, data fingerprint and where the bars are: ``FOLD_STUDY_ATTR``). Any process that can
-open the storage and read the same bars can then spend part of a fold's budget: the way
-Optuna itself distributes a study (same study, same storage, one process per core or
-machine), with the objective rebuilt from the study instead of from a copied script.
-
-The budget is exact across workers (see ``optimize.optimize_batched``): on a PostgreSQL
-storage, two, four or forty workers finish each fold with precisely ``n_trials`` trials.
+A walk-forward run on a shared storage (``runs.run_study(..., exclusive=False)``) creates every
+fold's study up front and records in each one what it optimizes (strategy, config, fold, data
+fingerprint and where the bars are: ``FOLD_STUDY_ATTR``). Any process that can open the storage
+and read the same bars can then spend part of a fold's budget: the way Optuna itself
+distributes a study (same study, same storage, one process per core or machine), with the
+objective rebuilt from the study instead of from a copied script. The budget is exact across
+workers (``coordination``): two, four or forty workers finish each fold with precisely
+``n_trials`` trials.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,23 +21,20 @@ from typing import Any
 import optuna
 import polars as pl
 
-from maestro_pipeline.engine.backtest import OHLCV
-from maestro_pipeline.engine.optimize import (
+from maestro_pipeline.engine.registry import get_strategy
+from maestro_pipeline.engine.strategy import OHLCV
+from maestro_pipeline.engine.walk_forward.batched import (
     BatchProgress,
     OptimizationSummary,
     make_pruner,
-    open_study,
-    optimize_batched,
 )
-from maestro_pipeline.engine.registry import get_strategy
-from maestro_pipeline.engine.walk_forward import (
-    DONE_ATTR,
-    FOLD_STUDY_ATTR,
-    WalkForwardConfig,
-    data_fingerprint,
-    fold_objective,
-    walk_forward_folds,
-)
+from maestro_pipeline.engine.walk_forward.config import WalkForwardConfig
+from maestro_pipeline.engine.walk_forward.objective import fold_objective
+from maestro_pipeline.engine.walk_forward.runner import data_fingerprint, walk_forward_folds
+from maestro_pipeline.optimization.coordination import optimize_batched
+from maestro_pipeline.optimization.runs import DONE_ATTR, FOLD_STUDY_ATTR
+from maestro_pipeline.optimization.storages import DEFAULT_HEARTBEAT_SECONDS
+from maestro_pipeline.optimization.studies import open_study
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,7 @@ def work_on_fold_study(
     bars: pl.DataFrame | OHLCV,
     *,
     seed: int | None = None,
-    heartbeat_interval: int = 30,
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_SECONDS,
     grace_period: int | None = None,
     progress: Callable[[BatchProgress], None] | None = None,
 ) -> OptimizationSummary:
@@ -102,7 +100,7 @@ def work_on_fold_study(
         bars: the study's bars; their fingerprint must equal the study's.
         seed: sampler seed; ``None`` (the default) draws one, so that workers do not all
             propose the same parameters.
-        heartbeat_interval, grace_period: see ``optimize.open_study``.
+        heartbeat_interval, grace_period: see ``storages.open_storage``.
         progress: called after every batch.
 
     Raises:
@@ -139,3 +137,44 @@ def work_on_fold_study(
     )
     study.set_user_attr(DONE_ATTR, True)
     return summary
+
+
+def serve_open_studies(
+    storage: optuna.storages.BaseStorage,
+    load_bars: Callable[[Mapping[str, Any]], pl.DataFrame],
+    *,
+    names: set[str] | None = None,
+    idle_timeout: float = 0.0,
+    poll_seconds: float = 1.0,
+    on_done: Callable[[FoldStudySpec, OptimizationSummary], None] | None = None,
+    on_skip: Callable[[FoldStudySpec, Exception], None] | None = None,
+) -> None:
+    """Work on every open fold study of ``storage`` until none has been open for a while.
+
+    ``load_bars(source)`` reads the bars a study recorded (a file or the lake); a study whose
+    bars cannot be read, or are not its bars, is skipped (``on_skip``) and never retried by
+    this worker. Returns once no study was open for ``idle_timeout`` seconds.
+    """
+    bars_cache: dict[str, pl.DataFrame] = {}
+    skipped: set[str] = set()
+    idle_since = time.monotonic()
+    while True:
+        open_studies = [s for s in open_fold_studies(storage, names) if s.study_name not in skipped]
+        for fold_study in open_studies:
+            key = json.dumps(fold_study.source, sort_keys=True)
+            try:
+                if key not in bars_cache:
+                    bars_cache[key] = load_bars(fold_study.source)
+                summary = work_on_fold_study(storage, fold_study, bars_cache[key])
+            except (ValueError, KeyError) as exc:
+                skipped.add(fold_study.study_name)
+                if on_skip is not None:
+                    on_skip(fold_study, exc)
+                continue
+            if on_done is not None:
+                on_done(fold_study, summary)
+        if open_studies:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= idle_timeout:
+            return
+        time.sleep(poll_seconds)

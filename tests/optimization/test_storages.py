@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from maestro_pipeline.storage.optuna_storage import optuna_storage
+from maestro_pipeline.optimization.storages import optuna_storage
 
 
 def test_nothing_means_in_memory():

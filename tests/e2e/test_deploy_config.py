@@ -8,10 +8,10 @@ from pathlib import Path
 import yaml
 
 from maestro_pipeline.defs.executors import build_executor
+from maestro_pipeline.optimization.storages import is_shared_storage
 from maestro_pipeline.settings import load_settings
-from maestro_pipeline.storage.optuna_storage import is_shared_storage
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
 MAESTRO_SERVICES = [name for name, s in COMPOSE["services"].items() if "build" in s]
 

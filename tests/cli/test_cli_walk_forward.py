@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 
 from maestro_pipeline.cli import app
 from maestro_pipeline.engine.bars import resample_bars
-from maestro_pipeline.engine.optimize import INFEASIBLE_ATTR
+from maestro_pipeline.engine.walk_forward.batched import INFEASIBLE_ATTR
 from maestro_pipeline.sources.sample import SAMPLE_FILES
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 HOUR_MS = 3_600_000
 runner = CliRunner()
 

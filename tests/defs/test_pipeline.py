@@ -19,7 +19,7 @@ from maestro_pipeline.defs.schedules import refresh_latest_bars
 from maestro_pipeline.settings import Settings
 from tests.support.binance_server import BinanceLikeServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = ["2017-10-01|BTC/USD", "2017-10-01|ETH/USD", "2018-02-01|BTC/USD"]
 
 

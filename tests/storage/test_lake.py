@@ -8,12 +8,9 @@ import polars as pl
 import pytest
 
 from maestro_pipeline.engine.bars import resample_bars
-from maestro_pipeline.storage.lake import (
-    Lake,
-    UnknownSymbolError,
-    atomic_write_parquet,
-    symbol_slug,
-)
+from maestro_pipeline.keys import UnknownSymbolError, symbol_slug
+from maestro_pipeline.storage.files import atomic_write_parquet
+from maestro_pipeline.storage.lake import Lake
 
 
 @pytest.mark.parametrize("bad", ["../../etc", "BTC/../x", "BTC", "", "BTC/USD/EUR", "a b/c"])

@@ -16,12 +16,13 @@ import polars as pl
 import pytest
 from optuna.trial import TrialState
 
-from maestro_pipeline.engine.optimize import INFEASIBLE_ATTR, SURPLUS_ATTR, WORKER_ATTR
-from maestro_pipeline.engine.walk_forward import DONE_ATTR, FOLD_STUDY_ATTR
+from maestro_pipeline.engine.walk_forward.batched import INFEASIBLE_ATTR
+from maestro_pipeline.optimization.coordination import SURPLUS_ATTR, WORKER_ATTR
+from maestro_pipeline.optimization.runs import DONE_ATTR, FOLD_STUDY_ATTR
 from maestro_pipeline.sources.sample import SAMPLE_FILES
 from tests.support.servers import ServerUnavailable, postgres_server
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SPLITS, TRIALS = 2, 60
 
 

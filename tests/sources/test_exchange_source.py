@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 
 from maestro_pipeline.engine.bars import clean_bars
+from maestro_pipeline.keys import UnknownSymbolError
 from maestro_pipeline.sources.exchange import CcxtSource, ExchangeDownloadError
-from maestro_pipeline.storage.lake import Lake, UnknownSymbolError
+from maestro_pipeline.storage.lake import Lake
 from tests.support.binance_server import BinanceLikeServer
 
 OCT_2017 = (

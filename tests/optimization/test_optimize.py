@@ -17,14 +17,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from maestro_pipeline.engine.optimize import (
+from maestro_pipeline.engine.walk_forward.batched import (
     INFEASIBLE_ATTR,
     enqueue_params,
     make_pruner,
-    open_study,
-    optimize_batched,
-    recover_interrupted_trials,
 )
+from maestro_pipeline.optimization.coordination import optimize_batched
+from maestro_pipeline.optimization.studies import open_study, recover_interrupted_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -191,7 +190,8 @@ KILLED_WORKER = textwrap.dedent(
     """
     import sys, time
     import numpy as np
-    from maestro_pipeline.engine.optimize import open_study, optimize_batched
+    from maestro_pipeline.optimization.coordination import optimize_batched
+    from maestro_pipeline.optimization.studies import open_study
 
     def suggest(trial):
         return {"x": trial.suggest_float("x", -10.0, 10.0)}

@@ -15,11 +15,11 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, MultiPartitionKey, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 
-from maestro_pipeline.defs.partitions import SERIES_DIM, STRATEGY_DIM
-from maestro_pipeline.storage.studies import StudyKey, StudyStore
+from maestro_pipeline.keys import SERIES_DIM, STRATEGY_DIM, StudyKey
+from maestro_pipeline.storage.studies import StudyStore
 from tests.support.servers import ServerUnavailable, postgres_server, redis_server
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 STRATEGIES = ("ema_cross", "rsi", "macd")
 # Three months of bars, two folds of twenty trials: small, but every piece of the path.

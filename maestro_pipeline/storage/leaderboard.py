@@ -1,0 +1,49 @@
+"""The leaderboard: every published study's headline figures, ranked by out-of-sample Sharpe."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from maestro_pipeline.engine.metrics import METRIC_DISPLAY
+from maestro_pipeline.storage.studies import HEADLINE_COLUMNS, StudyStore, headline_figures
+
+RANK_BY = "oos_sharpe_ratio"
+KEY_COLUMNS = ("study_id", "strategy", "symbol", "timeframe")
+LEADERBOARD_SCHEMA: dict[str, pl.DataType] = {
+    **{name: pl.String() for name in KEY_COLUMNS},
+    **{name: pl.Float64() for name in HEADLINE_COLUMNS},
+}
+
+
+def column_display(column: str) -> tuple[str, str]:
+    """(label, format) of a headline column: ``oos_sharpe_ratio`` -> ('Sharpe', 'ratio')."""
+    return METRIC_DISPLAY[column.removeprefix("oos_")]
+
+
+def build_leaderboard(studies: StudyStore) -> pl.DataFrame:
+    """One row per published study, ranked (1 = best OOS Sharpe; studies without one last)."""
+    rows = []
+    for key in studies.published_keys():
+        summary = studies.read_summary(key)
+        if summary is None:
+            continue
+        rows.append(
+            {
+                "study_id": key.study_id,
+                "strategy": key.strategy,
+                "symbol": key.symbol,
+                "timeframe": key.timeframe,
+                **headline_figures(summary),
+            }
+        )
+    return (
+        pl.DataFrame(rows, schema=LEADERBOARD_SCHEMA)
+        .sort(RANK_BY, descending=True, nulls_last=True)
+        .with_row_index("rank", offset=1)
+        .with_columns(
+            pl.col("oos_trade_count").cast(pl.Int64),
+            pl.lit(datetime.now(UTC)).alias("updated_at"),
+        )
+    )
