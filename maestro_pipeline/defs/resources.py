@@ -139,6 +139,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         pg_port=settings.questdb_pg_port,
         username=settings.questdb_user,
         password=settings.questdb_password,
+        pg_user=settings.questdb_pg_user,
+        pg_password=settings.questdb_pg_password,
     )
     return {
         "market_data": MarketDataResource(
