@@ -46,3 +46,11 @@ def test_questdb_is_pinned_to_the_tested_version_with_the_credentials_maestro_re
     api_env = COMPOSE["services"]["api"]["environment"]
     assert questdb["environment"]["QDB_PG_USER"] == api_env["MAESTRO_QUESTDB_PG_USER"]
     assert questdb["environment"]["QDB_PG_PASSWORD"] == api_env["MAESTRO_QUESTDB_PG_PASSWORD"]
+
+
+def test_the_published_api_requires_a_token_from_the_environment():
+    api = COMPOSE["services"]["api"]
+    words = shlex.split(api["command"])
+    assert words[:2] == ["maestro", "serve"] and "--allow-anonymous-writes" not in words
+    # ${VAR:?message}: compose refuses to start while the variable is unset or empty.
+    assert api["environment"]["MAESTRO_API_TOKEN"].startswith("${MAESTRO_API_TOKEN:?")
