@@ -6,6 +6,9 @@ Layout (hive-style folders, readable by DuckDB, polars, Spark alike)::
 
 Every write goes to a temporary file in the target folder and is renamed into place, so a
 reader sees the old file or the new one, never half of one, and a failed write loses nothing.
+Reads open each file once (``read_parquet_file``): polars, given paths, may open a file again
+after reading its footer, and a file replaced in between then reads as the old footer over the
+new pages ("File out of specification", seen under load) instead of as one version.
 """
 
 from __future__ import annotations
@@ -101,6 +104,13 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
     )
 
 
+def read_parquet_file(path: Path) -> pl.DataFrame:
+    """One Parquet file, read from a single open: one version of it even while it is replaced."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return pl.read_parquet(data)
+
+
 class Lake:
     """Paths, atomic writes and fast reads over the Parquet lake rooted at ``root``."""
 
@@ -150,7 +160,7 @@ class Lake:
             raise FileNotFoundError(
                 f"no {dataset} for {symbol} {timeframe} in {month} at {path}: materialize it first"
             )
-        return pl.read_parquet(path)
+        return read_parquet_file(path)
 
     def month_files(
         self,
@@ -186,7 +196,8 @@ class Lake:
                     f"({self.root}); known symbols: {', '.join(self.symbols(exchange)) or 'none'}"
                 )
             return pl.DataFrame(schema=BAR_SCHEMA)
-        frame = pl.read_parquet(files) if len(files) > 1 else pl.read_parquet(files[0])
+        months = [read_parquet_file(path) for path in files]
+        frame = pl.concat(months) if len(months) > 1 else months[0]
         if start is not None:
             frame = frame.filter(pl.col("timestamp") >= _utc(start))
         if end is not None:

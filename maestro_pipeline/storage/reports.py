@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from maestro_pipeline.storage.lake import atomic_write_parquet
+from maestro_pipeline.storage.lake import atomic_write_parquet, read_parquet_file
 from maestro_pipeline.storage.studies import StudyKey, atomic_write_bytes, json_bytes
 
 REPORT_FILES = {"report": "report.json", "tearsheet": "tearsheet.html", "insights": "insights.json"}
@@ -59,4 +59,4 @@ class ReportStore:
 
     def read_leaderboard(self) -> pl.DataFrame | None:
         path = self.leaderboard_path
-        return pl.read_parquet(path) if path.exists() else None
+        return read_parquet_file(path) if path.exists() else None

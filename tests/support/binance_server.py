@@ -50,17 +50,18 @@ TOO_MANY_REQUESTS = {"code": -1003, "msg": "Too many requests."}
 INVALID_SYMBOL = {"code": -1121, "msg": "Invalid symbol."}
 
 
+def _rows(bars: pl.DataFrame) -> list[tuple]:
+    return bars.select(
+        pl.col("timestamp").dt.epoch("ms"), "open", "high", "low", "close", "volume"
+    ).rows()
+
+
 class BinanceLikeServer:
     """Holds bars per unified symbol (``BTC/USDT``, served as ``BTCUSDT``) and injected faults."""
 
     def __init__(self, bars_by_symbol: dict[str, pl.DataFrame], max_limit: int = 1000) -> None:
         self.assets = {sym.replace("/", ""): tuple(sym.split("/")) for sym in bars_by_symbol}
-        self.klines = {
-            sym.replace("/", ""): frame.select(
-                pl.col("timestamp").dt.epoch("ms"), "open", "high", "low", "close", "volume"
-            ).rows()
-            for sym, frame in bars_by_symbol.items()
-        }
+        self.klines = {sym.replace("/", ""): _rows(frame) for sym, frame in bars_by_symbol.items()}
         self.max_limit = max_limit
         # Answers to the next kline requests: None (a normal answer), an HTTP status (429 with
         # Binance's -1003 body, others with a plain-text proxy page) or a Fault.
@@ -73,6 +74,10 @@ class BinanceLikeServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def serve(self, symbol: str, bars: pl.DataFrame) -> None:
+        """Answer later requests for ``symbol`` with ``bars`` (a revised history)."""
+        self.klines[symbol.replace("/", "")] = _rows(bars)
 
     @property
     def base_url(self) -> str:
