@@ -29,6 +29,8 @@ class ApiConfig:
     frontend_dist: Path = field(default_factory=lambda: FRONTEND_DIST)
     progress_poll_seconds: float = 0.5
     progress_max_seconds: float = 3600.0
+    # Bearer token that endpoints starting work require (None: open, for loopback use).
+    api_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.progress_poll_seconds <= 0 or self.progress_max_seconds <= 0:
@@ -45,4 +47,5 @@ def load_api_config(env: dict[str, str] | None = None) -> ApiConfig:
         dagster_location=env.get("MAESTRO_DAGSTER_LOCATION", "maestro"),
         frontend_dist=Path(dist).resolve() if dist else FRONTEND_DIST,
         progress_max_seconds=float(env.get("MAESTRO_PROGRESS_MAX_SECONDS", "3600")),
+        api_token=env.get("MAESTRO_API_TOKEN", "").strip() or None,
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.config import ApiConfig
 from api.errors import FieldError, NotMaterialized
@@ -80,3 +82,37 @@ async def get_context(request: Request) -> ApiContext:
 
 
 Context = Annotated[ApiContext, Depends(get_context)]
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="MAESTRO_API_TOKEN, when the server sets one: endpoints that start work need it",
+)
+
+
+async def require_write_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """401 unless the request carries the server's bearer token (when it has one)."""
+    token = request.app.state.context.config.api_token
+    if token is None:
+        return
+    if credentials is None:
+        raise HTTPException(
+            status_code=401,
+            detail=f"{request.method} {request.url.path} starts work: send "
+            "'Authorization: Bearer <token>' with the server's MAESTRO_API_TOKEN",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    # Constant time: how long the comparison takes says nothing about how much of it matched.
+    if not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+        raise HTTPException(
+            status_code=401,
+            detail="the bearer token does not match the server's MAESTRO_API_TOKEN",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+
+# Every route that starts work (launches runs) depends on this.
+WriteAccess = Depends(require_write_access)

@@ -26,7 +26,9 @@ DESCRIPTION = """
 Read-only access to what the Maestro pipeline published: Parquet bars, walk-forward studies
 (folds, OOS equity, trades, DSR, PBO), QuantStats reports, Optuna insights and the
 leaderboard. `POST /optimization` asks the Dagster webserver to run a study; its progress
-streams over a WebSocket. Errors name the request field at fault.
+streams over a WebSocket. Errors name the request field at fault. When the server sets
+`MAESTRO_API_TOKEN`, endpoints that start work need `Authorization: Bearer <token>`; reads stay
+open.
 """
 
 

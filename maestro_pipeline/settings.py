@@ -56,6 +56,8 @@ class Settings:
     questdb_pg_port: int = 8812
     questdb_user: str | None = None
     questdb_password: str | None = None
+    questdb_pg_user: str = "admin"
+    questdb_pg_password: str = "quest"
     executor: str = "multiprocess"
     celery_broker: str = "redis://127.0.0.1:6379/0"
     celery_backend: str = "redis://127.0.0.1:6379/1"
@@ -179,6 +181,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         questdb_pg_port=int(env.get("MAESTRO_QUESTDB_PG_PORT", "8812")),
         questdb_user=env.get("MAESTRO_QUESTDB_USER") or None,
         questdb_password=env.get("MAESTRO_QUESTDB_PASSWORD") or None,
+        questdb_pg_user=env.get("MAESTRO_QUESTDB_PG_USER", Settings.questdb_pg_user),
+        questdb_pg_password=env.get("MAESTRO_QUESTDB_PG_PASSWORD", Settings.questdb_pg_password),
         executor=env.get("MAESTRO_EXECUTOR", "multiprocess"),
         celery_broker=env.get("MAESTRO_CELERY_BROKER", Settings.celery_broker),
         celery_backend=env.get("MAESTRO_CELERY_BACKEND", Settings.celery_backend),

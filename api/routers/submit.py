@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, HTTPException
 
 from api.config import ApiConfig
-from api.context import ApiContext, Context
+from api.context import ApiContext, Context, WriteAccess
 from api.errors import FieldError
 from api.models import StudyRequest, StudySubmitted
 from maestro_pipeline.engine.bars import timeframe_ms
@@ -121,8 +121,10 @@ def launch_study_run(config: ApiConfig, key: StudyKey, study_config: dict[str, A
 @router.post(
     "",
     status_code=202,
+    dependencies=[WriteAccess],
     responses={
         400: {"description": "the body is not valid JSON"},
+        401: {"description": "MAESTRO_API_TOKEN is set and the bearer token is missing or wrong"},
         404: {"description": "symbol or timeframe not configured (the field is named)"},
         422: {"description": "malformed request or unknown strategy (the field is named)"},
         502: {"description": "Dagster answered but refused the run"},

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import typer
 
 from maestro_pipeline.cli import app
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` binds to this machine only (names other than localhost count as not)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command("serve")
@@ -13,8 +25,31 @@ def serve_command(
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port"),
     workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
     reload: bool = typer.Option(False, help="restart on code changes (development)"),
+    allow_anonymous_writes: bool = typer.Option(
+        False,
+        "--allow-anonymous-writes",
+        help="serve a non-loopback address without MAESTRO_API_TOKEN: anyone who reaches it "
+        "can launch studies",
+    ),
 ) -> None:
-    """Serve the API at http://HOST:PORT/api/v2 (docs at /docs, chart UI at / when built)."""
+    """Serve the API at http://HOST:PORT/api/v2 (docs at /docs, chart UI at / when built).
+
+    On an address other machines can reach, endpoints that start work (POST
+    /api/v2/optimization) need a bearer token: set MAESTRO_API_TOKEN.
+    """
+    from api.config import load_api_config
+
+    if not is_loopback(host) and load_api_config().api_token is None:
+        if not allow_anonymous_writes:
+            typer.echo(
+                f"refusing to serve on {host} without MAESTRO_API_TOKEN: anyone who reaches it "
+                "could launch studies (POST /api/v2/optimization). Set MAESTRO_API_TOKEN, bind "
+                "to 127.0.0.1, or pass --allow-anonymous-writes.",
+                err=True,
+            )
+            raise typer.Exit(code=2)
+        typer.echo(f"warning: serving on {host} with anonymous writes allowed", err=True)
+
     import uvicorn
 
     typer.echo(f"Maestro API: http://{host}:{port}/api/v2  (docs: http://{host}:{port}/docs)")

@@ -145,8 +145,8 @@ class QuestDBResource(dg.ConfigurableResource):
     pg_port: int | None = Field(default=None, description="PostgreSQL wire port")
     username: str | None = Field(default=None, description="ILP user (QuestDB Enterprise)")
     password: str | None = Field(default=None, description="ILP password")
-    pg_user: str = Field(default="admin")
-    pg_password: str = Field(default="quest")
+    pg_user: str | None = Field(default=None, description="PG-wire user")
+    pg_password: str | None = Field(default=None, description="PG-wire password")
 
     def config(self) -> QuestDBConfig:
         settings = load_settings()
@@ -156,8 +156,8 @@ class QuestDBResource(dg.ConfigurableResource):
             pg_port=_pick(self.pg_port, settings.questdb_pg_port),
             username=self.username or settings.questdb_user,
             password=self.password or settings.questdb_password,
-            pg_user=self.pg_user,
-            pg_password=self.pg_password,
+            pg_user=_pick(self.pg_user, settings.questdb_pg_user),
+            pg_password=_pick(self.pg_password, settings.questdb_pg_password),
         )
 
 
@@ -214,6 +214,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
         pg_port=settings.questdb_pg_port,
         username=settings.questdb_user,
         password=settings.questdb_password,
+        pg_user=settings.questdb_pg_user,
+        pg_password=settings.questdb_pg_password,
     )
     return {
         "market_data": MarketDataResource(

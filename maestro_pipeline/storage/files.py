@@ -48,3 +48,15 @@ def json_bytes(value: Any) -> bytes:
     return orjson.dumps(
         value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2
     )
+
+
+def read_parquet_file(path: Path) -> pl.DataFrame:
+    """One Parquet file, read from a single open: one version of it even while it is replaced.
+
+    Reading a path lets the reader open the file more than once (footer, then pages); a writer
+    renaming a new version in between would hand it the footer of one and the pages of the
+    other.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return pl.read_parquet(data)

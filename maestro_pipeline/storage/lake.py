@@ -6,6 +6,9 @@ Layout (hive-style folders, readable by DuckDB, polars, Spark alike)::
 
 Every write goes to a temporary file in the target folder and is renamed into place, so a
 reader sees the old file or the new one, never half of one, and a failed write loses nothing.
+Reads open each file once (``read_parquet_file``): polars, given paths, may open a file again
+after reading its footer, and a file replaced in between then reads as the old footer over the
+new pages ("File out of specification", seen under load) instead of as one version.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import polars as pl
 
 from maestro_pipeline.engine.bars import BAR_SCHEMA, timeframe_ms
 from maestro_pipeline.keys import UnknownSymbolError, month_key, slug_symbol, symbol_slug
-from maestro_pipeline.storage.files import atomic_write_parquet
+from maestro_pipeline.storage.files import atomic_write_parquet, read_parquet_file
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
 _MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
@@ -97,7 +100,7 @@ class Lake:
             raise FileNotFoundError(
                 f"no {dataset} for {symbol} {timeframe} in {month} at {path}: materialize it first"
             )
-        return pl.read_parquet(path)
+        return read_parquet_file(path)
 
     def month_files(
         self,
@@ -165,7 +168,8 @@ class Lake:
                     f"({self.root}); known symbols: {', '.join(self.symbols(exchange)) or 'none'}"
                 )
             return pl.DataFrame(schema=BAR_SCHEMA)
-        frame = pl.read_parquet(files) if len(files) > 1 else pl.read_parquet(files[0])
+        months = [read_parquet_file(path) for path in files]
+        frame = pl.concat(months) if len(months) > 1 else months[0]
         if start is not None:
             frame = frame.filter(pl.col("timestamp") >= _utc(start))
         if end is not None:

@@ -6,6 +6,10 @@ with ``DEDUP UPSERT KEYS``, so re-sending a month replaces its rows instead of d
 WAL tables apply commits asynchronously: after a write we wait until the table's writer has
 caught up with the sequencer (``wal_tables()``), so a read that follows sees the write.
 
+Timestamps are bound as naive UTC in text format (``%t``): psycopg sends an aware datetime as a
+binary ``timestamptz``, which QuestDB 9 reads but QuestDB 8 rejects ("invalid str bind variable
+type") before closing the connection; the text of a plain ``timestamp`` reads alike in both.
+
 Unlike DuckDB there is no row delete here: a bar that vanished from a re-downloaded month
 (rejected as invalid the second time) stays in QuestDB until its partition is rebuilt.
 """
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 import psycopg
@@ -48,6 +52,13 @@ def sample_by_interval(timeframe: str) -> str:
     if unit not in _SAMPLE_UNITS:
         raise ValueError(f"timeframe {timeframe!r} cannot be sampled by QuestDB here")
     return f"{int(timeframe[:-1])}{_SAMPLE_UNITS[unit]}"
+
+
+def pg_timestamp(moment: datetime) -> datetime:
+    """A time bound for a PG-wire query: naive UTC, bound with ``%t`` so it travels as text."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 @dataclass(frozen=True)
@@ -112,8 +123,12 @@ class QuestDBWarehouse:
 
     kind = "questdb"
 
-    def __init__(self, config: QuestDBConfig) -> None:
+    def __init__(self, config: QuestDBConfig, conn: psycopg.Connection | None = None) -> None:
+        """Connects and creates the table; or reads over ``conn``, whose table exists already."""
         self.config = config
+        if conn is not None:
+            self.conn = conn
+            return
         self.conn = psycopg.connect(config.pg_conninfo, autocommit=True)
         self.conn.execute(CREATE_OHLCV)
 
@@ -164,8 +179,8 @@ class QuestDBWarehouse:
         start, end = month_bounds(month)
         rows = self._query(
             f"SELECT timeframe, count() FROM {OHLCV_TABLE} WHERE exchange = %s AND symbol = %s "
-            "AND timestamp >= %s AND timestamp < %s GROUP BY timeframe",
-            (exchange, symbol, start, end),
+            "AND timestamp >= %t AND timestamp < %t GROUP BY timeframe",
+            (exchange, symbol, pg_timestamp(start), pg_timestamp(end)),
         )
         return {timeframe: int(count) for timeframe, count in rows}
 
@@ -196,8 +211,8 @@ class QuestDBWarehouse:
         rows = self._query(
             f"SELECT timestamp, open, high, low, close, volume FROM {OHLCV_TABLE} "
             "WHERE exchange = %s AND symbol = %s AND timeframe = %s "
-            "AND timestamp >= %s AND timestamp < %s ORDER BY timestamp",
-            (exchange, symbol, timeframe, lower, upper),
+            "AND timestamp >= %t AND timestamp < %t ORDER BY timestamp",
+            (exchange, symbol, timeframe, pg_timestamp(lower), pg_timestamp(upper)),
         )
         return self._frame(rows)
 
@@ -216,8 +231,8 @@ class QuestDBWarehouse:
         rows = self._query(
             f"SELECT timestamp, first(open), max(high), min(low), last(close), sum(volume) "
             f"FROM {OHLCV_TABLE} WHERE exchange = %s AND symbol = %s AND timeframe = %s "
-            f"AND timestamp >= %s AND timestamp < %s "
+            f"AND timestamp >= %t AND timestamp < %t "
             f"SAMPLE BY {interval} ALIGN TO CALENDAR TIME ZONE 'UTC' ORDER BY timestamp",
-            (exchange, symbol, source_timeframe, lower, upper),
+            (exchange, symbol, source_timeframe, pg_timestamp(lower), pg_timestamp(upper)),
         )
         return self._frame(rows)

@@ -16,7 +16,12 @@ import orjson
 import polars as pl
 
 from maestro_pipeline.keys import StudyKey
-from maestro_pipeline.storage.files import atomic_write_bytes, atomic_write_parquet, json_bytes
+from maestro_pipeline.storage.files import (
+    atomic_write_bytes,
+    atomic_write_parquet,
+    json_bytes,
+    read_parquet_file,
+)
 
 REPORT_FILES = {"report": "report.json", "tearsheet": "tearsheet.html", "insights": "insights.json"}
 
@@ -59,4 +64,4 @@ class ReportStore:
 
     def read_leaderboard(self) -> pl.DataFrame | None:
         path = self.leaderboard_path
-        return pl.read_parquet(path) if path.exists() else None
+        return read_parquet_file(path) if path.exists() else None

@@ -21,15 +21,18 @@ from tests.api.conftest import api_config
 
 # The schema is loaded at collection time, before the materialized fixture exists; the app reads
 # its data directory per request, so the fixture swaps the context in before any case runs.
+# The app has a write token, as when published: cases carry it, and schemathesis checks that a
+# request without it is refused.
+TOKEN = "fuzz-write-token"
 _scratch = Path(tempfile.mkdtemp(prefix="maestro-fuzz-"))
 atexit.register(shutil.rmtree, _scratch, True)
-fuzz_app = create_app(Settings(data_dir=_scratch / "data"), api_config(_scratch))
+fuzz_app = create_app(Settings(data_dir=_scratch / "data"), api_config(_scratch, api_token=TOKEN))
 schema = schemathesis.openapi.from_asgi("/api/v2/openapi.json", fuzz_app)
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _serve_the_materialized_fixture(app):
-    fuzz_app.state.context = app.state.context
+    fuzz_app.state.context = ApiContext(app.state.context.settings, fuzz_app.state.context.config)
     assert isinstance(fuzz_app.state.context, ApiContext)
 
 
@@ -50,7 +53,7 @@ RELAXED = {
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case):
     relaxed = RELAXED.get((case.method.upper(), case.operation.path), [])
-    response = case.call()
+    response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})
     case.validate_response(response, excluded_checks=[unsupported_method, *relaxed])
     if not_a_server_error in relaxed and response.status_code >= 500:
         assert response.status_code == 503

@@ -1,5 +1,6 @@
-"""POST /optimization: validation, 503 without Dagster, and a real study run launched through
-a real Dagster webserver, followed over the progress WebSocket to its published results."""
+"""POST /optimization: validation, 503 without Dagster, the bearer token, and a real study run
+launched through a real Dagster webserver, followed over the progress WebSocket to its published
+results."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v2/optimization"
 KEY = StudyKey("ema_cross", "BTC/USD", "1h")
 VALID = {"strategy": "ema_cross", "symbol": "BTC/USD", "timeframe": "1h"}
+TOKEN = "launch-token-for-tests"
 
 
 def test_no_dagster_webserver_gives_a_clear_503(client):
@@ -129,16 +131,53 @@ def _run(home: Path, run_id: str):
             os.environ["DAGSTER_HOME"] = previous
 
 
+def _run_ids(home: Path) -> set[str]:
+    from dagster import DagsterInstance
+
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with DagsterInstance.get() as instance:
+            return {run.run_id for run in instance.get_runs()}
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME")
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
+def test_without_the_token_nothing_reaches_dagster(dagster_webserver, tmp_path):
+    url, home, _ = dagster_webserver
+    app = create_app(
+        Settings(data_dir=tmp_path / "data"),
+        api_config(tmp_path, dagster_url=url, api_token=TOKEN),
+    )
+    before = _run_ids(home)
+    with TestClient(app) as client:
+        assert httpx.get(f"{url}/server_info", timeout=5).status_code == 200  # it is listening
+        for headers in ({}, {"Authorization": "Bearer not-the-token"}):
+            response = client.post(API, json={**VALID, "n_trials": 5}, headers=headers)
+            assert response.status_code == 401, response.text
+            assert response.headers["www-authenticate"].startswith("Bearer")
+    assert _run_ids(home) == before
+
+
 def test_submitted_study_runs_in_dagster_and_streams_progress(dagster_webserver, tmp_path):
-    """POST -> a Dagster run of the study partition -> progress over the WebSocket -> results."""
+    """POST with the token -> a Dagster run of the study partition -> progress over the
+    WebSocket -> results."""
     url, home, data_dir = dagster_webserver
     before = StudyStore(data_dir).read_summary(KEY)["version"]
+    runs_before = _run_ids(home)
     app = create_app(
         Settings(data_dir=data_dir),
-        api_config(tmp_path, dagster_url=url, progress_max_seconds=90),
+        api_config(tmp_path, dagster_url=url, progress_max_seconds=90, api_token=TOKEN),
     )
     with TestClient(app) as client:
-        response = client.post(API, json={**VALID, "n_splits": 2, "n_trials": 8})
+        response = client.post(
+            API,
+            json={**VALID, "n_splits": 2, "n_trials": 8},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
         assert response.status_code == 202, response.text
         body = response.json()
         assert body["study_id"] == STUDY_ID
@@ -150,6 +189,7 @@ def test_submitted_study_runs_in_dagster_and_streams_progress(dagster_webserver,
             messages, code, reason = _receive_until_closed(ws)
         detail = client.get(f"{API}/{STUDY_ID}").json()
 
+    assert _run_ids(home) - runs_before == {body["run_id"]}
     run = _run(home, body["run_id"])
     assert run.job_name == "walk_forward_job"
     assert run.tags["dagster/partition"] == "BTC/USD@1h|ema_cross"

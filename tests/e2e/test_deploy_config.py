@@ -36,3 +36,21 @@ def test_the_compose_environment_is_valid_maestro_settings():
         assert is_shared_storage(settings.study_storage), "workers need a shared Optuna storage"
         assert env["MAESTRO_DAGSTER_PG_URL"].startswith("postgresql+psycopg2://")
         assert build_executor(settings).name == "celery"
+
+
+def test_questdb_is_pinned_to_the_tested_version_with_the_credentials_maestro_reads():
+    questdb = COMPOSE["services"]["questdb"]
+    image, _, tag = questdb["image"].partition(":")
+    assert image == "questdb/questdb" and tag and tag != "latest"
+    assert f"QuestDB {tag}" in (REPO_ROOT / "README.md").read_text()  # stated as tested
+    api_env = COMPOSE["services"]["api"]["environment"]
+    assert questdb["environment"]["QDB_PG_USER"] == api_env["MAESTRO_QUESTDB_PG_USER"]
+    assert questdb["environment"]["QDB_PG_PASSWORD"] == api_env["MAESTRO_QUESTDB_PG_PASSWORD"]
+
+
+def test_the_published_api_requires_a_token_from_the_environment():
+    api = COMPOSE["services"]["api"]
+    words = shlex.split(api["command"])
+    assert words[:2] == ["maestro", "serve"] and "--allow-anonymous-writes" not in words
+    # ${VAR:?message}: compose refuses to start while the variable is unset or empty.
+    assert api["environment"]["MAESTRO_API_TOKEN"].startswith("${MAESTRO_API_TOKEN:?")

@@ -66,7 +66,9 @@ def test_server_that_keeps_failing_raises_a_clear_error(server):
         "binance", base_url=server.base_url, page_limit=100, retry_base_seconds=0.01, max_attempts=3
     )
     with pytest.raises(
-        ExchangeDownloadError, match=r"BTC/USDT 30m: page from \d+ failed after retries"
+        ExchangeDownloadError,
+        match=r"BTC/USDT 30m: page from 2017-10-\d\dT[\d:]+Z \(\d+\) failed after retries "
+        r"\(3 attempts\); last answer: HTTP 500",
     ):
         source.fetch_ohlcv("BTC/USDT", "30m", *OCT_2017)
 

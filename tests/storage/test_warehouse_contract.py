@@ -1,7 +1,8 @@
 """One contract for every warehouse: DuckDB always, QuestDB when a server is configured.
 
 Point ``QUESTDB_HTTP`` (ILP/HTTP, e.g. ``127.0.0.1:9000``) and ``QUESTDB_PG`` (PostgreSQL wire,
-e.g. ``127.0.0.1:8812``) at a QuestDB server to run the suite against it as well.
+e.g. ``127.0.0.1:8812``) at a QuestDB server to run the suite against it as well
+(``MAESTRO_QUESTDB_PG_USER``/``MAESTRO_QUESTDB_PG_PASSWORD`` when it does not use the defaults).
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ def _questdb_config() -> QuestDBConfig | None:
         return None
     http_host, http_port = http.rsplit(":", 1)
     _, pg_port = pg.rsplit(":", 1)
-    return QuestDBConfig(host=http_host, http_port=int(http_port), pg_port=int(pg_port))
+    return QuestDBConfig(
+        host=http_host,
+        http_port=int(http_port),
+        pg_port=int(pg_port),
+        pg_user=os.environ.get("MAESTRO_QUESTDB_PG_USER", "admin"),
+        pg_password=os.environ.get("MAESTRO_QUESTDB_PG_PASSWORD", "quest"),
+    )
 
 
 @pytest.fixture(params=["duckdb", "questdb"])
