@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.context import ApiContext, Context
 from api.errors import FieldError
 from api.models import SYMBOL_SLUG_PATTERN, TIMEFRAME_PATTERN, Bars
-from maestro_pipeline.engine.bars import timeframe_ms
+from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.keys import UnknownSymbolError, slug_symbol, symbol_slug
 
 MAX_BAR_ROWS = 50_000
