@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
+import dagster as dg
 import polars as pl
+
+PREVIEW_ROWS = 5
 
 
 def format_number(value: float | None) -> str:
@@ -34,3 +37,19 @@ def folds_markdown(folds: pl.DataFrame) -> str:
     return markdown_table(
         ["fold", "out-of-sample", "best parameters", "IS Sharpe", "OOS Sharpe"], rows
     )
+
+
+def table_preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
+    """The first rows of a bar frame as a Dagster table (timestamps as text)."""
+    head = frame.head(rows)
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, "string" if name == "timestamp" else "float")
+            for name in head.columns
+        ]
+    )
+    records = [
+        dg.TableRecord({k: (str(v) if k == "timestamp" else v) for k, v in row.items()})
+        for row in head.iter_rows(named=True)
+    ]
+    return dg.MetadataValue.table(records=records, schema=schema)

@@ -1,6 +1,7 @@
 """Analytics reports of finished studies and the leaderboard across all of them."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
@@ -10,6 +11,7 @@ from maestro_pipeline.defs.resources import LakeResource, MarketDataResource
 from maestro_pipeline.defs.studies import walk_forward_study
 from maestro_pipeline.engine.metrics import periods_per_year
 from maestro_pipeline.engine.timeframes import timeframe_ms
+from maestro_pipeline.keys import StudyKey
 from maestro_pipeline.storage.leaderboard import build_leaderboard
 
 GROUP = "analytics"
@@ -17,6 +19,7 @@ GROUP = "analytics"
 
 @dg.asset(
     partitions_def=study_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=11),
     group_name=GROUP,
     kinds={"quantstats", "html"},
     deps=[walk_forward_study],
@@ -25,6 +28,15 @@ def strategy_report(
     context: dg.AssetExecutionContext, market_data: MarketDataResource, lake: LakeResource
 ) -> dg.MaterializeResult:
     """QuantStats metrics and tear sheet of a study's out-of-sample returns vs buy-and-hold."""
+    exchange = market_data.resolve().lake_exchange
+    for partition in context.partition_keys:
+        metadata = _report(study_key(partition), exchange, lake)
+        context.add_asset_metadata(metadata, partition_key=partition)
+    return dg.MaterializeResult()
+
+
+def _report(key: StudyKey, exchange: str, lake: LakeResource) -> dict[str, Any]:
+    """Write one study's report, tear sheet and insights; their metadata."""
     # QuantStats and matplotlib load only in the processes that render reports.
     from maestro_pipeline.analytics.insights import optuna_insights
     from maestro_pipeline.analytics.tearsheet import (
@@ -35,7 +47,6 @@ def strategy_report(
         tearsheet_html,
     )
 
-    key = study_key(context.partition_key)
     studies = lake.studies
     equity = studies.read_frame(key, "equity")
     trials = studies.read_frame(key, "trials")
@@ -43,7 +54,7 @@ def strategy_report(
         raise dg.Failure(f"study {key.study_id} is not published: materialize walk_forward_study")
     periods = periods_per_year(timeframe_ms(key.timeframe))
     returns = returns_from_equity(equity)
-    bars = lake.lake.read_bars(market_data.resolve().lake_exchange, key.symbol, key.timeframe)
+    bars = lake.lake.read_bars(exchange, key.symbol, key.timeframe)
     benchmark = buy_and_hold_returns(bars, returns.index).rename(f"{key.symbol} buy & hold")
     metrics = report_metrics(returns, benchmark, periods)
     report = {
@@ -63,18 +74,16 @@ def strategy_report(
     html_path = store.write_tearsheet(key, tearsheet_html(returns, benchmark, periods, title))
     insights_path = store.write_json(key, "insights", optuna_insights(trials))
     sharpe = metrics["sharpe_ratio"]
-    return dg.MaterializeResult(
-        metadata={
-            "oos_sharpe_ratio": sharpe["strategy"],
-            "benchmark_sharpe_ratio": sharpe["benchmark"],
-            "oos_cagr": metrics["cagr"]["strategy"],
-            "oos_max_drawdown": metrics["max_drawdown"]["strategy"],
-            "benchmark_total_return": metrics["total_return"]["benchmark"],
-            "report": dg.MetadataValue.path(str(report_path)),
-            "tearsheet": dg.MetadataValue.path(str(html_path)),
-            "insights": dg.MetadataValue.path(str(insights_path)),
-        }
-    )
+    return {
+        "oos_sharpe_ratio": sharpe["strategy"],
+        "benchmark_sharpe_ratio": sharpe["benchmark"],
+        "oos_cagr": metrics["cagr"]["strategy"],
+        "oos_max_drawdown": metrics["max_drawdown"]["strategy"],
+        "benchmark_total_return": metrics["total_return"]["benchmark"],
+        "report": dg.MetadataValue.path(str(report_path)),
+        "tearsheet": dg.MetadataValue.path(str(html_path)),
+        "insights": dg.MetadataValue.path(str(insights_path)),
+    }
 
 
 @dg.asset(

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from vectorbt.generic import nb as vbt_nb
+
+from maestro_pipeline.engine.vectorbt_kernels import kernels
+
+vbt_nb = kernels().generic_nb
 
 # ---------------------------------------------------------------- elementary helpers
 

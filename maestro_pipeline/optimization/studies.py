@@ -10,7 +10,7 @@ from typing import Literal
 import optuna
 from optuna.trial import TrialState
 
-from maestro_pipeline.engine.walk_forward.batched import make_sampler
+from maestro_pipeline.engine.walk_forward.batched import make_pruner, make_sampler
 from maestro_pipeline.optimization.storages import DEFAULT_HEARTBEAT_SECONDS, open_storage
 
 
@@ -38,7 +38,7 @@ def open_study(
         seed: seed of the default sampler (``engine.walk_forward.batched.make_sampler``). A
             resumed study starts a fresh random stream, so it is reproducible but not identical
             to a run that was never interrupted.
-        pruner: defaults to ``MedianPruner(n_startup_trials=5)``; see ``make_pruner``.
+        pruner: defaults to the median rule (``make_pruner("median", ...)``).
         sampler: overrides the default sampler (``seed``/``n_startup_trials`` then unused).
         n_startup_trials: random trials before TPE starts modelling.
         heartbeat_interval, grace_period, sqlite_wal: see ``storages.open_storage``.
@@ -57,7 +57,7 @@ def open_study(
     study = optuna.create_study(
         storage=backend,
         sampler=sampler or make_sampler(seed, n_startup_trials),
-        pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=5),
+        pruner=pruner or make_pruner("median", n_steps=1),
         study_name=study_name,
         direction=direction,
         load_if_exists=True,

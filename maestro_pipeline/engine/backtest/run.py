@@ -17,7 +17,6 @@ import polars as pl
 from maestro_pipeline.engine.backtest.orders import infer_bar_ms
 from maestro_pipeline.engine.backtest.settings import BacktestSettings
 from maestro_pipeline.engine.backtest.simulate import SimulationArrays, simulate_orders
-from maestro_pipeline.engine.backtest.vectorbt_kernels import enums
 from maestro_pipeline.engine.metrics import (
     METRIC_NAMES,
     floor_at_ruin,
@@ -27,6 +26,9 @@ from maestro_pipeline.engine.metrics import (
 )
 from maestro_pipeline.engine.metrics import trade_metrics as _trade_metrics
 from maestro_pipeline.engine.strategy import OHLCV, Signals, Strategy, strategy_signals
+from maestro_pipeline.engine.vectorbt_kernels import kernels
+
+enums = kernels().enums
 
 
 def metric_arrays(arrays: SimulationArrays, periods: float) -> dict[str, np.ndarray]:

@@ -11,12 +11,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from numba import njit
 
+from maestro_pipeline.engine.backtest.kernels import (
+    simulate_both_sides,
+    simulate_one_side,
+    simulate_with_stops,
+)
 from maestro_pipeline.engine.backtest.orders import checked_window, order_arguments
 from maestro_pipeline.engine.backtest.settings import BacktestSettings
-from maestro_pipeline.engine.backtest.vectorbt_kernels import enums, portfolio_nb, records_nb
 from maestro_pipeline.engine.strategy import OHLCV, Signals
+from maestro_pipeline.engine.vectorbt_kernels import kernels
+
+portfolio_nb, records_nb, _, enums = kernels()
 
 
 @dataclass(frozen=True)
@@ -26,59 +32,6 @@ class SimulationArrays:
     values: np.ndarray
     positions: np.ndarray
     init_cash: float
-
-
-# vectorbt's from-signals kernel, compiled with only the arguments a simulation sets: the
-# arguments left out keep vectorbt's defaults as compile-time constants, which makes the
-# per-bar loop ~25 % faster than passing every argument. Compiled (and cached on disk) as
-# small wrappers, the kernel starts in milliseconds instead of being recompiled in every
-# process, and Python calls them with positional arrays only, numba's fast dispatch path.
-# numba does not track vectorbt's source: after upgrading vectorbt, clear __pycache__.
-
-
-@njit(cache=True)
-def _simulate_one_side(
-    target_shape, group_lens, init_cash, call_seq, entries, exits, direction, size, price,
-    size_type, fees, slippage, close, max_orders,
-):  # fmt: skip
-    """Long-only or short-only, no stops."""
-    return portfolio_nb.simulate_from_signals_nb(
-        target_shape, group_lens, init_cash, call_seq, entries=entries, exits=exits,
-        direction=direction, size=size, price=price, size_type=size_type, fees=fees,
-        slippage=slippage, close=close, use_stops=False, max_orders=max_orders, flex_2d=True,
-    )  # fmt: skip
-
-
-@njit(cache=True)
-def _simulate_both_sides(
-    target_shape, group_lens, init_cash, call_seq, long_entries, long_exits, short_entries,
-    short_exits, size, price, size_type, fees, slippage, close, max_orders,
-):  # fmt: skip
-    """Long and short signals, no stops."""
-    return portfolio_nb.simulate_from_signals_nb(
-        target_shape, group_lens, init_cash, call_seq, long_entries=long_entries,
-        long_exits=long_exits, short_entries=short_entries, short_exits=short_exits,
-        size=size, price=price, size_type=size_type, fees=fees, slippage=slippage,
-        close=close, use_stops=False, max_orders=max_orders, flex_2d=True,
-    )  # fmt: skip
-
-
-@njit(cache=True)
-def _simulate_with_stops(
-    target_shape, group_lens, init_cash, call_seq, entries, exits, direction, long_entries,
-    long_exits, short_entries, short_exits, size, price, size_type, fees, slippage, open_,
-    high, low, close, sl_stop, sl_trail, tp_stop, stop_entry_price, max_orders,
-):  # fmt: skip
-    """Any direction with stop-loss / take-profit checked on each bar's open, high, low."""
-    return portfolio_nb.simulate_from_signals_nb(
-        target_shape, group_lens, init_cash, call_seq, entries=entries, exits=exits,
-        direction=direction, long_entries=long_entries, long_exits=long_exits,
-        short_entries=short_entries, short_exits=short_exits, size=size, price=price,
-        size_type=size_type, fees=fees, slippage=slippage, open=open_, high=high, low=low,
-        close=close, sl_stop=sl_stop, sl_trail=sl_trail, tp_stop=tp_stop,
-        stop_entry_price=stop_entry_price, use_stops=True, max_orders=max_orders,
-        flex_2d=True,
-    )  # fmt: skip
 
 
 _FALSE = np.asarray(False)
@@ -150,19 +103,19 @@ def simulate_orders(
     )
     costs = (arg["size"], arg["price"], arg["size_type"], arg["fees"], arg["slippage"])
     if use_stops:
-        orders, _ = _simulate_with_stops(
+        orders, _ = simulate_with_stops(
             *head, arg["entries"], arg["exits"], arg["direction"], arg["long_entries"],
             arg["long_exits"], arg["short_entries"], arg["short_exits"], *costs, arg["open"],
             arg["high"], arg["low"], close, arg["sl_stop"], arg["sl_trail"], arg["tp_stop"],
             arg["stop_entry_price"], max_orders,
         )  # fmt: skip
     elif "long_entries" in kwargs:
-        orders, _ = _simulate_both_sides(
+        orders, _ = simulate_both_sides(
             *head, arg["long_entries"], arg["long_exits"], arg["short_entries"],
             arg["short_exits"], *costs, close, max_orders,
         )  # fmt: skip
     else:
-        orders, _ = _simulate_one_side(
+        orders, _ = simulate_one_side(
             *head, arg["entries"], arg["exits"], arg["direction"], *costs, close, max_orders
         )
     return arrays_from_orders(orders, np.broadcast_to(close, shape), float(init_cash))

@@ -27,6 +27,8 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from maestro_pipeline.engine.walk_forward.pruning import MedianPruner
+
 # User attribute set on trials that finished as FAIL because ``evaluate`` returned a non-finite
 # value (too few trades, empty equity ...). Such trials are real evaluations and use up budget;
 # trials that FAILed because their process died do not carry it and are re-run.
@@ -37,11 +39,16 @@ Evaluate = Callable[[list[dict[str, Any]], int], Any]
 
 
 def make_sampler(seed: int | None, n_startup_trials: int = 10) -> optuna.samplers.BaseSampler:
-    """The studies' sampler: seeded multivariate TPE with a constant liar, so that the trials
-    of one batch spread out instead of all landing on the same point."""
-    return optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=n_startup_trials, multivariate=True, constant_liar=True
-    )
+    """The studies' sampler: seeded multivariate TPE with a constant liar (the trials of one
+    batch spread out instead of all landing on the same point), its densities fitted once per
+    batch of asked trials (``sampler.BatchTPESampler``, several times faster than Optuna's
+    ``TPESampler`` on batches, same algorithm). Its draws are seeded per trial number, so a
+    study resumed at a batch boundary continues exactly as the uninterrupted run would have.
+    """
+    # Imported here: its densities need scipy.special, a quarter second to import.
+    from maestro_pipeline.engine.walk_forward.sampler import BatchTPESampler
+
+    return BatchTPESampler(seed, n_startup_trials=n_startup_trials)
 
 
 def make_pruner(
@@ -49,7 +56,8 @@ def make_pruner(
 ) -> optuna.pruners.BasePruner:
     """A pruner for ``n_steps`` cumulative in-sample sub-windows (steps 0 .. n_steps-1)."""
     if kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=n_startup_trials)
+        # Optuna's median rule, each step's median computed once per batch.
+        return MedianPruner(n_startup_trials=n_startup_trials)
     if kind == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=n_steps)
     if kind == "none":
