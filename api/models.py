@@ -43,6 +43,10 @@ class Health(BaseModel):
     symbols: list[str] = Field(description="symbols with bars in the lake")
     timeframes: list[str] = Field(description="configured bar timeframes")
     studies_published: int
+    studies_expected: int = Field(
+        description="study partitions of the deployment (strategies x symbols x timeframes)"
+    )
+    studies_running: int = Field(description="studies whose run is in progress")
     leaderboard: bool = Field(description="whether the leaderboard is materialized")
 
 

@@ -1,4 +1,7 @@
+import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
+import { api } from "./lib/api";
+import { materializingText } from "./lib/format";
 import { parseHash, routeHash, type Route } from "./lib/route";
 import { BarsExplorer } from "./views/BarsExplorer";
 import { LeaderboardView } from "./views/Leaderboard";
@@ -14,6 +17,22 @@ function useHashRoute(): Route {
     return () => window.removeEventListener("hashchange", on);
   }, []);
   return route;
+}
+
+/** "materializing: N of M studies" while the graph fills in behind the UI; gone when done. */
+function MaterializingBanner() {
+  const health = useQuery({
+    queryKey: ["health"],
+    queryFn: api.health,
+    refetchInterval: (q) => (materializingText(q.state.data) ? 3000 : 30000),
+  });
+  const text = materializingText(health.data);
+  if (!text) return null;
+  return (
+    <div className="banner" role="status" data-testid="materializing-banner">
+      {text}
+    </div>
+  );
 }
 
 export function App() {
@@ -33,6 +52,7 @@ export function App() {
         {route.view === "study" && <span className="crumb">{route.id}</span>}
         <a className="right" href="/docs" target="_blank" rel="noreferrer">API docs ↗</a>
       </nav>
+      <MaterializingBanner />
       <main>
         {route.view === "leaderboard" && <LeaderboardView sort={route.sort} dir={route.dir} />}
         {route.view === "study" && <StudyView key={route.id} id={route.id} />}

@@ -17,6 +17,7 @@ from maestro_pipeline.cli import data as _data  # noqa: E402,F401
 from maestro_pipeline.cli import pipeline as _pipeline  # noqa: E402,F401
 from maestro_pipeline.cli import serve as _serve  # noqa: E402,F401
 from maestro_pipeline.cli import strategies as _strategies  # noqa: E402,F401
+from maestro_pipeline.cli import wait as _wait  # noqa: E402,F401
 from maestro_pipeline.cli import walk_forward as _walk_forward  # noqa: E402,F401
 from maestro_pipeline.cli import warmup as _warmup  # noqa: E402,F401
 from maestro_pipeline.cli import worker as _worker  # noqa: E402,F401

@@ -25,6 +25,7 @@ def serve_command(
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port"),
     workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
     reload: bool = typer.Option(False, help="restart on code changes (development)"),
+    log_level: str = typer.Option("info", help="uvicorn's log level: warning hides requests"),
     allow_anonymous_writes: bool = typer.Option(
         False,
         "--allow-anonymous-writes",
@@ -59,5 +60,5 @@ def serve_command(
         port=port,
         workers=None if reload else workers,
         reload=reload,
-        log_level="info",
+        log_level=log_level,
     )

@@ -11,6 +11,8 @@ export interface Health {
   symbols: string[];
   timeframes: string[];
   studies_published: number;
+  studies_expected: number;
+  studies_running: number;
   leaderboard: boolean;
 }
 

@@ -1,4 +1,4 @@
-import type { Num } from "./api";
+import type { Health, Num } from "./api";
 
 export const fmtNum = (v: Num | undefined, digits = 2) =>
   v == null || !Number.isFinite(v) ? "—" : v.toFixed(digits);
@@ -36,4 +36,11 @@ export function fmtBy(format: string, v: unknown): string {
   if (format === "percent") return fmtPct(n);
   if (format === "count") return fmtCount(n);
   return fmtNum(n);
+}
+
+/** The banner shown while studies are still being materialized (null once all are published). */
+export function materializingText(h: Health | undefined): string | null {
+  if (!h || h.studies_expected <= 0 || h.studies_published >= h.studies_expected) return null;
+  const running = h.studies_running ? ` (${h.studies_running} running)` : "";
+  return `materializing: ${h.studies_published} of ${h.studies_expected} studies${running}`;
 }
