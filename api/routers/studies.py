@@ -134,7 +134,7 @@ def get_report_metrics(ctx: Context, tid: StudyId) -> ReportMetrics:
 
 @router.get("/{tid}/insights", responses=NOT_FOUND)
 def get_insights(ctx: Context, tid: StudyId) -> Insights:
-    """Optuna optimization history and fANOVA parameter importances, per fold and overall."""
+    """Optuna optimization history and PED-ANOVA parameter importances, per fold and overall."""
     key = ctx.study_key(tid)
     insights = ctx.reports.read_json(key, "insights")
     if insights is None:

@@ -71,7 +71,7 @@ def _report(key: StudyKey, exchange: str, lake: LakeResource) -> dict[str, Any]:
     store = lake.reports
     title = f"{key.strategy} on {key.symbol} {key.timeframe}"
     report_path = store.write_json(key, "report", report)
-    html_path = store.write_tearsheet(key, tearsheet_html(returns, benchmark, periods, title))
+    html_path = store.write_tearsheet(key, tearsheet_html(returns, benchmark, title))
     insights_path = store.write_json(key, "insights", optuna_insights(trials))
     sharpe = metrics["sharpe_ratio"]
     return {
