@@ -105,6 +105,7 @@ def walk_forward_command(
             best = "" if state.best_value is None else f"best {state.best_value:.3g}"
             bar.update(
                 task,
+                total=state.n_folds * state.n_trials,  # cpcv: one search per split
                 completed=state.fold * state.n_trials + min(state.trials_done, state.n_trials),
                 description=f"fold {state.fold + 1}/{state.n_folds}",
                 best=best,
@@ -174,6 +175,13 @@ def _payload(result: Any, data: Path | None, symbol: str | None, timeframe: str)
             "pbo_details": summary["pbo_details"],
             "wf_efficiency": summary["wf_efficiency"],
             "param_stability": summary["param_stability"],
+            "scheme": summary["scheme"],
+            "cpcv": summary["cpcv"],
+            "bootstrap": summary["bootstrap"],
+            "trade_monte_carlo": summary["trade_monte_carlo"],
+            "plateau": summary["plateau"],
+            "verdict": summary["verdict"],
+            "verdict_details": summary["verdict_details"],
             "n_trials_total": summary["n_trials_total"],
             "n_evaluated_here": summary["n_evaluated_here"],
             "timings": summary["timings"],
@@ -237,9 +245,32 @@ def _print_report(payload: dict) -> None:
         for name, s in payload["param_stability"].items()
     )
     console.print(f"parameter stability: {stability}")
+    _print_validation(console, payload)
     timings = payload["timings"]
     console.print(
         f"time: {timings['total']:.1f} s (sampling {timings['sampling']:.1f}, "
         f"backtesting {timings['backtesting']:.1f}, other {timings['other']:.1f}); "
         f"{payload['n_evaluated_here']} of {payload['n_trials_total']} trials evaluated now"
     )
+
+
+def _print_validation(console: Console, payload: dict) -> None:
+    """Bootstrap interval, cpcv paths, plateau and the verdict with its reasons."""
+    boot = payload["bootstrap"] or {}
+    sharpe = boot.get("sharpe_ratio") or {}
+    if "low" in sharpe:
+        console.print(
+            f"bootstrap {boot['confidence']:.0%}: Sharpe [{_fmt(sharpe['low'], '.2f')}, "
+            f"{_fmt(sharpe['high'], '.2f')}], P(loss) {_fmt(boot['probability_of_loss'], '.0%')}"
+        )
+    cpcv = payload["cpcv"]
+    if cpcv:
+        paths = cpcv["sharpe_ratio"]
+        console.print(
+            f"cpcv {cpcv['n_paths']} paths: Sharpe mean {_fmt(paths['mean'], '.2f')}, "
+            f"std {_fmt(paths['std'], '.2f')}, below 0 in {_fmt(paths['share_below_zero'], '.0%')}"
+        )
+    console.print(f"plateau score {_fmt(payload['plateau']['score'], '.2f')}")
+    console.print(f"verdict: [bold]{payload['verdict']}[/bold]")
+    for reason in payload["verdict_details"]["reasons"]:
+        console.print(f"  - {reason}")

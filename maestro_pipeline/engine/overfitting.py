@@ -64,14 +64,16 @@ def probabilistic_sharpe_ratio(
     return float(stats.norm.cdf(z))
 
 
-def expected_maximum_sharpe(n_trials: int, trial_sharpe_variance: float) -> float:
+def expected_maximum_sharpe(n_trials: float, trial_sharpe_variance: float) -> float:
     """Expected maximum of ``n_trials`` per-period Sharpe ratios whose true value is zero.
 
     ``E[max SR] ≈ sqrt(V) · ((1 − γ) Φ⁻¹(1 − 1/N) + γ Φ⁻¹(1 − 1/(N e)))`` with ``γ`` the
     Euler-Mascheroni constant and ``V`` the variance of the trials' Sharpe ratios. With one
-    trial nothing was selected, so the benchmark is 0.
+    trial nothing was selected, so the benchmark is 0. ``N`` may be an effective (fractional)
+    number of independent trials; the approximation turns negative for ``N`` just above 1,
+    where the expected maximum of so few trials is about 0, so it is floored at 0.
     """
-    if n_trials < 1:
+    if not n_trials >= 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
     if not trial_sharpe_variance >= 0:
         raise ValueError(f"trial_sharpe_variance must be >= 0, got {trial_sharpe_variance}")
@@ -80,7 +82,38 @@ def expected_maximum_sharpe(n_trials: int, trial_sharpe_variance: float) -> floa
     quantiles = (1.0 - EULER_MASCHERONI) * stats.norm.ppf(1.0 - 1.0 / n_trials) + (
         EULER_MASCHERONI * stats.norm.ppf(1.0 - 1.0 / (n_trials * math.e))
     )
-    return float(math.sqrt(trial_sharpe_variance) * quantiles)
+    return max(0.0, float(math.sqrt(trial_sharpe_variance) * quantiles))
+
+
+def effective_trials(n_trials: float, average_correlation: float) -> float:
+    """Independent trials equivalent to ``n_trials`` whose returns correlate on average ``ρ``.
+
+    ``N_eff = ρ + (1 − ρ) · N``: one trial when all move together (ρ = 1), ``N`` when they are
+    uncorrelated (ρ = 0). The average-correlation estimate used beside the DSR (López de Prado
+    and co-authors; the 2014 paper suggests clustering the trials for a finer one). ``ρ`` is
+    clipped to [0, 1]: negatively correlated trials are not counted as more than ``N``.
+    """
+    if n_trials < 1:
+        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    rho = min(1.0, max(0.0, float(average_correlation)))
+    return rho + (1.0 - rho) * float(n_trials)
+
+
+def average_correlation(returns: np.ndarray) -> float:
+    """Mean pairwise correlation of the columns of a T x N return matrix (NaN if undefined).
+
+    Columns without variance (a parameter set that never traded) have no correlation and are
+    left out.
+    """
+    matrix = np.asarray(returns, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[0] < 3:
+        return math.nan
+    matrix = matrix[:, matrix.std(axis=0) > 0]
+    n = matrix.shape[1]
+    if n < 2:
+        return math.nan
+    corr = np.corrcoef(matrix, rowvar=False)
+    return float((corr.sum() - np.trace(corr)) / (n * (n - 1)))
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from maestro_pipeline.engine.walk_forward.batched import (
     make_pruner,
 )
 from maestro_pipeline.engine.walk_forward.config import WalkForwardConfig
-from maestro_pipeline.engine.walk_forward.objective import fold_objective
-from maestro_pipeline.engine.walk_forward.runner import data_fingerprint, walk_forward_folds
+from maestro_pipeline.engine.walk_forward.runner import data_fingerprint
+from maestro_pipeline.engine.walk_forward.searches import study_windows, window_objective
 from maestro_pipeline.optimization.coordination import optimize_batched
 from maestro_pipeline.optimization.runs import DONE_ATTR, FOLD_STUDY_ATTR
 from maestro_pipeline.optimization.storages import DEFAULT_HEARTBEAT_SECONDS
@@ -115,8 +115,8 @@ def work_on_fold_study(
         )
     strategy = get_strategy(spec.strategy)
     config = spec.config
-    fold = walk_forward_folds(ohlcv, config)[spec.fold]
-    objective = fold_objective(ohlcv, strategy, config, fold)
+    window = study_windows(ohlcv, config)[spec.fold]
+    objective = window_objective(ohlcv, strategy, config, window)
     study = open_study(
         storage,
         spec.study_name,

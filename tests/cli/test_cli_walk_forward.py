@@ -67,12 +67,39 @@ def test_json_reports_folds_and_selection_bias_on_resampled_bars(half_year_30m):
     assert first["best_params"]["fast"] < first["best_params"]["slow"]
 
 
+def test_json_reports_validation_and_verdict_for_both_schemes(half_year_30m):
+    common = ("--trials", "8", "--batch-size", "8", "--pruning-steps", "2", "--json")
+    walk = runner.invoke(app, walk_forward_args(half_year_30m, "--splits", "3", *common))
+    cpcv = runner.invoke(
+        app,
+        walk_forward_args(half_year_30m, "--scheme", "cpcv", "--groups", "4", "--test-groups",
+                          "2", "--purge-bars", "6", "--embargo-bars", "12", *common),
+    )  # fmt: skip
+    for result in (walk, cpcv):
+        assert result.exit_code == 0, result.output
+        report = orjson.loads(result.stdout)
+        assert report["verdict"] in ("robust", "fragile", "overfit", "insufficient")
+        assert report["verdict_details"]["reasons"]
+        sharpe = report["bootstrap"]["sharpe_ratio"]
+        assert sharpe["low"] <= sharpe["estimate"] <= sharpe["high"]
+        assert {"score", "folds", "importance", "heatmap"} <= set(report["plateau"])
+        assert "max_drawdown" in report["trade_monte_carlo"]
+    walk_report, cpcv_report = orjson.loads(walk.stdout), orjson.loads(cpcv.stdout)
+    assert walk_report["scheme"] == "walk_forward" and walk_report["cpcv"] is None
+    assert cpcv_report["scheme"] == "cpcv" and cpcv_report["config"]["embargo_bars"] == 12
+    assert len(cpcv_report["folds"]) == 6  # C(4, 2) splits
+    paths = cpcv_report["cpcv"]
+    assert paths["n_paths"] == 3 and len(paths["paths"]) == 3
+    assert 0 <= paths["sharpe_ratio"]["share_below_zero"] <= 1
+
+
 def test_table_output_is_readable(half_year_30m):
     result = runner.invoke(
         app, walk_forward_args(half_year_30m, "--splits", "2", "--trials", "6", "--anchored")
     )
     assert result.exit_code == 0, result.output
     assert "stitched OOS" in result.stdout and "PBO" in result.stdout
+    assert "verdict:" in result.stdout and "bootstrap 95%" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,10 @@ import pytest
 from scipy import stats
 
 from maestro_pipeline.engine.overfitting import (
+    average_correlation,
     deflated_sharpe_ratio,
     deflated_sharpe_ratio_from_returns,
+    effective_trials,
     expected_maximum_sharpe,
     probabilistic_sharpe_ratio,
     probability_of_backtest_overfitting,
@@ -56,6 +58,33 @@ def test_dsr_reproduces_the_numerical_example_of_the_paper():
     )
     assert result.expected_max_sharpe == pytest.approx(0.1132, abs=1e-4)
     assert result.deflated_sharpe_ratio == pytest.approx(0.9004, abs=1e-4)
+
+
+def test_effective_trials_from_the_average_correlation():
+    assert effective_trials(100, 0.0) == 100
+    assert effective_trials(100, 1.0) == 1
+    assert effective_trials(100, 0.9) == pytest.approx(10.9)
+    assert effective_trials(100, -0.3) == 100  # anti-correlation is not counted as more trials
+
+
+def test_average_correlation_of_known_structures():
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=(5000, 1))
+    # Each column: half common factor, half its own noise -> pairwise correlation 0.5.
+    mixed = (common + rng.normal(size=(5000, 6))) / math.sqrt(2)
+    assert average_correlation(mixed) == pytest.approx(0.5, abs=0.03)
+    assert average_correlation(rng.normal(size=(5000, 4))) == pytest.approx(0.0, abs=0.03)
+    # A column that never moves (a parameter set that never traded) is left out.
+    with_flat = np.column_stack([mixed[:, :2], np.zeros(5000)])
+    assert average_correlation(with_flat) == pytest.approx(average_correlation(mixed[:, :2]))
+    assert math.isnan(average_correlation(mixed[:, :1]))
+
+
+def test_expected_maximum_sharpe_of_a_fractional_number_of_trials():
+    # Between its integer neighbours, and never below zero just above one trial.
+    assert expected_maximum_sharpe(10, 1.0) < expected_maximum_sharpe(10.5, 1.0)
+    assert expected_maximum_sharpe(10.5, 1.0) < expected_maximum_sharpe(11, 1.0)
+    assert expected_maximum_sharpe(1.05, 1.0) == 0.0
 
 
 def test_dsr_with_one_trial_is_the_psr_against_zero():

@@ -64,3 +64,19 @@ def test_shared_storage_mode_gives_the_same_study(tmp_path, half_year, ema_cross
     assert shared.trials.equals(result.trials)
     stored = optuna.load_study(study_name=shared.folds["study_name"][0], storage=storage)
     assert len(stored.trials) == SMALL.n_trials
+
+
+def test_a_cpcv_study_resumes_to_the_same_paths_and_verdict(tmp_path, half_year, ema_cross):
+    cpcv = dataclasses.replace(SMALL, scheme="cpcv", n_groups=4, n_test_groups=2)
+    path = str(tmp_path / "cpcv.journal")
+    first = run_study(half_year, ema_cross, cpcv, storage=JournalStorage(JournalFileBackend(path)))
+    assert first.summary["n_evaluated_here"] == 6 * cpcv.n_trials  # C(4, 2) splits
+    second = run_study(half_year, ema_cross, cpcv, storage=JournalStorage(JournalFileBackend(path)))
+    assert second.summary["n_evaluated_here"] == 0
+    assert second.trials.equals(first.trials)
+    assert second.paths.equals(first.paths) and second.paths.height == 3 * half_year.height
+    # Resumed trials get their IS Sharpes from the split's own evaluator: equal statistics.
+    for key in ("deflated_sharpe", "cpcv", "bootstrap", "plateau", "verdict", "verdict_details"):
+        assert second.summary[key] == first.summary[key], key
+    names = optuna.get_all_study_names(JournalStorage(JournalFileBackend(path)))
+    assert len(names) == 6

@@ -2,9 +2,12 @@
 
 Modules: ``config`` (the study spec), ``params`` (drawing and repairing parameters),
 ``batched`` (the ask-and-tell loop), ``objective`` (scoring batches on in-sample windows),
-``statistics`` (WFE, parameter stability, DSR, PBO), ``results`` (stitching folds) and
-``runner`` (``run_walk_forward``). Public names are importable from here and load on first
-use (PEP 562), so reading the spec does not import Optuna or vectorbt.
+``statistics`` (WFE, parameter stability, DSR, PBO), ``results`` (stitching folds),
+``searches`` (a study's folds or cpcv splits and their objectives), ``segments`` (scoring
+segmented training sets), ``cpcv_study`` (cpcv paths), ``plateau`` (parameter plateaus),
+``validation`` (bootstrap, trade Monte Carlo, plateaus and verdict in the summary) and
+``runner`` (``run_walk_forward``, either scheme). Public names are importable from here
+and load on first use (PEP 562), so reading the spec does not import Optuna or vectorbt.
 """
 
 from __future__ import annotations
@@ -34,12 +37,16 @@ _EXPORTS = {
     "data_fingerprint": "runner",
     "run_walk_forward": "runner",
     "study_name": "runner",
-    "walk_forward_folds": "runner",
+    "walk_forward_folds": "searches",
+    "study_windows": "searches",
+    "window_objective": "searches",
+    "SUMMARY_KEYS": "validation",
 }
 
 __all__ = [
     "OBJECTIVES",
     "PRUNERS",
+    "SUMMARY_KEYS",
     "BatchProgress",
     "ConfigError",
     "FoldStudyRequest",
@@ -57,8 +64,10 @@ __all__ = [
     "run_walk_forward",
     "setting_infos",
     "study_name",
+    "study_windows",
     "walk_forward_efficiency",
     "walk_forward_folds",
+    "window_objective",
 ]
 
 if TYPE_CHECKING:
@@ -85,11 +94,16 @@ if TYPE_CHECKING:
         data_fingerprint,
         run_walk_forward,
         study_name,
+    )
+    from maestro_pipeline.engine.walk_forward.searches import (
+        study_windows,
         walk_forward_folds,
+        window_objective,
     )
     from maestro_pipeline.engine.walk_forward.statistics import (
         parameter_stability,
         walk_forward_efficiency,
     )
+    from maestro_pipeline.engine.walk_forward.validation import SUMMARY_KEYS
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -22,12 +22,19 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from maestro_pipeline.engine.backtest.settings import BacktestSettings, Direction
+from maestro_pipeline.engine.cpcv import MAX_SPLITS
 
 Objective = Literal["sharpe_ratio", "sortino_ratio", "calmar_ratio", "total_return"]
 PrunerKind = Literal["median", "hyperband", "none"]
+Scheme = Literal["walk_forward", "cpcv"]
 OBJECTIVES: tuple[str, ...] = get_args(Objective)
+SCHEMES: tuple[str, ...] = get_args(Scheme)
 PRUNERS: tuple[str, ...] = get_args(PrunerKind)
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
+
+
+# Settings only the cpcv scheme reads (with the scheme itself).
+CPCV_ONLY = ("scheme", "n_groups", "n_test_groups")
 
 
 class ConfigError(ValueError):
@@ -95,11 +102,19 @@ class WalkForwardConfig:
     """Everything that decides a walk-forward study's result (the bars and strategy aside)."""
 
     n_splits: int = setting(10, "walk-forward folds", low=1, high=50)
-    n_trials: int = setting(100, "Optuna trials per fold", low=1, high=5000)
+    n_trials: int = setting(100, "Optuna trials per fold (per split with cpcv)", low=1, high=5000)
     is_oos_ratio: float = setting(4.0, "in-sample bars per out-of-sample bar", low=0, low_open=True)
     anchored: bool = setting(False, "expanding (anchored) in-sample windows instead of rolling")
-    purge_bars: int = setting(0, "bars left out between in-sample and out-of-sample", low=0)
-    embargo_bars: int = setting(0, "extra safety bars added to the purge gap", low=0)
+    purge_bars: int = setting(
+        0,
+        "bars left out between in-sample and out-of-sample (cpcv: before each test group)",
+        low=0,
+    )
+    embargo_bars: int = setting(
+        0,
+        "extra safety bars added to the purge gap (cpcv: left out after each test group)",
+        low=0,
+    )
     objective: Objective = setting("sharpe_ratio", "metric maximized in-sample", choices=OBJECTIVES)
     min_trades: int = setting(3, "in-sample trades a trial needs to be feasible", low=0)
     seed: int = setting(42, "sampler seed (fold k uses seed + k)", low=0)
@@ -115,10 +130,32 @@ class WalkForwardConfig:
         0.0005, "fraction the fill price moves against the trade", low=0, high=0.5, high_open=True
     )
     direction: Direction = setting("long", "sides traded", choices=DIRECTIONS)
+    scheme: Scheme = setting(
+        "walk_forward",
+        "how the bars are split: walk_forward folds, or cpcv (combinatorial purged "
+        "cross-validation: every choice of test groups, paths recombined from them)",
+        choices=SCHEMES,
+    )
+    n_groups: int = setting(6, "cpcv: contiguous groups the bars are cut into", low=2, high=24)
+    n_test_groups: int = setting(
+        2, "cpcv: groups tested in each split (below the number of groups)", low=1, high=23
+    )
 
     def __post_init__(self) -> None:
         for info in setting_infos():
             _check(info, getattr(self, info.name))
+        if self.n_test_groups >= self.n_groups:
+            raise ConfigError(
+                "n_test_groups",
+                f"must be below n_groups ({self.n_groups}), got {self.n_test_groups}",
+            )
+        splits = math.comb(self.n_groups, self.n_test_groups)
+        if self.scheme == "cpcv" and splits > MAX_SPLITS:
+            raise ConfigError(
+                "n_groups",
+                f"with n_test_groups={self.n_test_groups} makes {splits} cpcv splits (one "
+                f"search each), more than {MAX_SPLITS}; use fewer groups",
+            )
 
     @property
     def backtest(self) -> BacktestSettings:
@@ -139,8 +176,17 @@ class WalkForwardConfig:
         return cls(**fields)
 
     def fingerprint(self) -> str:
-        """A short stable hash of every field: equal configs, equal fingerprints."""
-        payload = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        """A short stable hash of every field that matters: equal configs, equal fingerprints.
+
+        A walk-forward study does not read the cpcv settings, so they (and the scheme) are left
+        out of its hash: walk-forward fingerprints, and so the names of stored fold studies,
+        are those of the spec before it had a second scheme.
+        """
+        fields = self.as_dict()
+        if self.scheme == "walk_forward":
+            for name in CPCV_ONLY:
+                fields.pop(name)
+        payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.blake2b(payload.encode(), digest_size=6).hexdigest()
 
 

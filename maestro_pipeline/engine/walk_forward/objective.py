@@ -137,8 +137,7 @@ class FoldEvaluator:
         assert self._signals is not None
         columns = sorted({self._columns[keys[i]] for i in valid})
         position = {column: j for j, column in enumerate(columns)}
-        start, stop = self.windows[step]
-        table = self.backtester.metrics(select_columns(self._signals, columns), start, stop)
+        table = self.window_metrics(select_columns(self._signals, columns), step)
         scores = table[self.objective].to_numpy(dtype=float)
         trades = table["trade_count"].to_numpy(dtype=float)
         sharpes = table["sharpe_ratio"].to_numpy(dtype=float)
@@ -152,6 +151,11 @@ class FoldEvaluator:
             if last_step:
                 self.is_sharpes[keys[i]] = sharpes[j] / math.sqrt(self.periods)
         return values
+
+    def window_metrics(self, signals: Signals, step: int) -> pd.DataFrame:
+        """Metrics of every column of ``signals`` on pruning step ``step``'s window."""
+        start, stop = self.windows[step]
+        return self.backtester.metrics(signals, start, stop)
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,17 @@ from dataclasses import dataclass
 
 from optuna.trial import FrozenTrial, TrialState
 
+from maestro_pipeline.engine.cpcv import CpcvSplit
 from maestro_pipeline.engine.splits import WalkForwardFold
 from maestro_pipeline.engine.walk_forward.batched import INFEASIBLE_ATTR
 
 
 @dataclass(frozen=True)
 class FoldOutcome:
-    """What one fold's search left: its trials and the IS Sharpes scored on the way."""
+    """What one search (a walk-forward fold or a cpcv split) left: its trials and the IS
+    Sharpes scored on the way."""
 
-    fold: WalkForwardFold
+    fold: WalkForwardFold | CpcvSplit
     study_name: str
     trials: list[FrozenTrial]
     is_sharpes: dict[str, float]

@@ -4,6 +4,8 @@ Stitching: each fold's OOS simulation starts from cash and closes any position o
 bar, so the folds chain exactly: fold ``k + 1`` starts from fold ``k``'s final equity, and
 its trades' money amounts are scaled to that equity. Folds without any feasible trial (every
 trial below ``min_trades``) trade the strategy's defaults and report ``best_value`` NaN.
+``selection_summary`` (DSR, PBO, WF efficiency, parameter stability) serves both schemes;
+cpcv studies are assembled in ``cpcv_study``.
 """
 
 from __future__ import annotations
@@ -33,29 +35,48 @@ from maestro_pipeline.engine.walk_forward.config import WalkForwardConfig
 from maestro_pipeline.engine.walk_forward.objective import Backtester, flat_at, select_columns
 from maestro_pipeline.engine.walk_forward.outcome import FoldOutcome
 from maestro_pipeline.engine.walk_forward.params import params_key, trial_params
+from maestro_pipeline.engine.walk_forward.searches import in_sample_rows, out_of_sample_bars
 from maestro_pipeline.engine.walk_forward.statistics import (
     deflated_sharpe_summary,
     n_feasible_trials,
     parameter_stability,
     pbo_summary,
-    trial_is_sharpes,
+    trial_returns,
     walk_forward_efficiency,
 )
+
+PATH_SCHEMA = {
+    "path": pl.Int64,
+    "timestamp": pl.Datetime("ms", "UTC"),
+    "equity": pl.Float64,
+    "returns": pl.Float64,
+    "drawdown": pl.Float64,
+    "group": pl.Int64,
+    "fold": pl.Int64,
+}
 
 
 @dataclass
 class WalkForwardResult:
-    """A walk-forward study's outcome.
+    """A study's outcome (``scheme`` walk_forward or cpcv).
 
-    * ``folds``: one row per fold (windows as UTC datetimes, best parameters as JSON, IS and
-      OOS metrics, walk-forward efficiency, trial counts, study name).
-    * ``equity``: the stitched OOS curve (timestamp, equity, returns, drawdown, fold); each
-      fold starts from the previous fold's final equity.
-    * ``trades``: the stitched OOS trades, money amounts in the stitched curve's currency.
-    * ``trials``: every trial of every fold (fold, number, state, value, params as JSON).
-    * ``summary``: JSON-friendly dict of the stitched OOS metrics (top-level keys and again
-      under ``oos``), ``deflated_sharpe_ratio``, ``pbo``, ``wf_efficiency``,
-      ``param_stability``, counts and ``timings`` in seconds.
+    * ``folds``: one row per search (a walk-forward fold or a cpcv split): windows as UTC
+      datetimes (a cpcv split's first and last training and test bars), best parameters as
+      JSON, IS and OOS metrics, walk-forward efficiency, trial counts, study name. The same
+      columns for both schemes; a split's test groups are in ``summary["cpcv"]["splits"]``.
+    * ``equity``: the OOS curve (timestamp, equity, returns, drawdown, fold): walk-forward
+      folds stitched, each starting from the previous fold's final equity; for cpcv the
+      representative path (``summary["cpcv"]["representative_path"]``), ``fold`` being the
+      split that traded each bar.
+    * ``trades``: the trades of that curve, money amounts in its currency.
+    * ``trials``: every trial of every search (fold, number, state, value, params as JSON).
+    * ``paths``: cpcv only (empty for walk-forward): every backtest path's OOS curve, long
+      format (path, timestamp, equity, returns, drawdown, group, fold).
+    * ``summary``: JSON-friendly dict; its keys are listed in ``validation.SUMMARY_KEYS``
+      and explained in the README (stitched OOS metrics at the top level and under ``oos``,
+      ``deflated_sharpe_ratio``, ``pbo``, ``wf_efficiency``, ``param_stability``,
+      ``bootstrap``, ``trade_monte_carlo``, ``plateau``, ``cpcv``, ``verdict``, counts and
+      ``timings`` in seconds).
     """
 
     folds: pl.DataFrame
@@ -63,6 +84,7 @@ class WalkForwardResult:
     trades: pl.DataFrame
     trials: pl.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    paths: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PATH_SCHEMA))
 
 
 TRADE_SCHEMA = {
@@ -162,9 +184,6 @@ def assemble(
     )
     equity = _equity_frame(equity_parts, init_cash)
     trades = _trades_frame(trade_parts)
-    # IS Sharpes first: trials finished by an earlier run get theirs re-simulated, so the
-    # trials table of a resumed study equals that of an uninterrupted one.
-    trial_sharpes = trial_is_sharpes(outcomes, backtester, periods)
     trials = _trials_frame(outcomes)
 
     # Bars holding a position over all OOS bars (each fold's exposure weighted by its bars).
@@ -173,26 +192,63 @@ def assemble(
         / folds_frame["oos_bars"].sum()
     )
     stitched = _stitched_metrics(equity, trades, init_cash, periods, exposure)
-    wfe = folds_frame.get_column("wf_efficiency").to_numpy()
-    finite_wfe = wfe[np.isfinite(wfe)]
     summary: dict[str, Any] = {
         **stitched,
         "oos": dict(stitched),
+        "scheme": "walk_forward",
         "oos_start": _iso(folds[0].oos_first_time),
         "oos_end": _iso(folds[-1].oos_last_time),
         "n_folds": len(folds),
-        "wf_efficiency": float(np.median(finite_wfe)) if finite_wfe.size else None,
-        "param_stability": json_safe(parameter_stability(chosen, strategy.space)),
-        "n_trials_total": len(trials),
-        "n_trials_feasible": n_feasible_trials(outcomes),
-        "n_evaluated_here": sum(o.n_evaluated_here for o in outcomes),
+        **selection_summary(
+            folds_frame,
+            equity,
+            outcomes,
+            chosen,
+            strategy,
+            backtester,
+            config,
+            (folds[0].is_start, folds[-1].oos_stop),
+        ),
+        "cpcv": None,
     }
-    stitched_returns = equity.get_column("returns").to_numpy()
-    summary.update(deflated_sharpe_summary(stitched_returns, trial_sharpes, outcomes))
-    summary.update(pbo_summary(outcomes, folds, backtester, config.seed))
     return WalkForwardResult(
         folds=folds_frame, equity=equity, trades=trades, trials=trials, summary=summary
     )
+
+
+def selection_summary(
+    folds_frame: pl.DataFrame,
+    equity: pl.DataFrame,
+    outcomes: list[FoldOutcome],
+    chosen: list[dict[str, Any]],
+    strategy: Strategy,
+    backtester: Backtester,
+    config: WalkForwardConfig,
+    span: tuple[int, int],
+) -> dict[str, Any]:
+    """The selection-bias statistics of a study's searches, either scheme (``statistics``)."""
+    wfe = folds_frame.get_column("wf_efficiency").to_numpy()
+    finite_wfe = wfe[np.isfinite(wfe)]
+    windows = [outcome.fold for outcome in outcomes]
+    sampled = trial_returns(outcomes, span[0], span[1], backtester, config.seed)
+    summary: dict[str, Any] = {
+        "wf_efficiency": float(np.median(finite_wfe)) if finite_wfe.size else None,
+        "param_stability": json_safe(parameter_stability(chosen, strategy.space)),
+        "n_trials_total": sum(len(o.trials) for o in outcomes),
+        "n_trials_feasible": n_feasible_trials(outcomes),
+        "n_evaluated_here": sum(o.n_evaluated_here for o in outcomes),
+    }
+    summary.update(
+        deflated_sharpe_summary(
+            equity.get_column("returns").to_numpy(),
+            outcomes,
+            sampled,
+            [in_sample_rows(w) for w in windows],
+            [out_of_sample_bars(w) for w in windows],
+        )
+    )
+    summary.update(pbo_summary(sampled))
+    return summary
 
 
 def _fold_trades(

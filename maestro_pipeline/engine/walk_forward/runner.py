@@ -1,9 +1,11 @@
-"""Running a walk-forward study: one Optuna search per fold, then the stitched OOS test.
+"""Running a study: one Optuna search per fold (or cpcv split), then the OOS test.
 
 For every fold a study searches the strategy's parameter space on the in-sample (IS) window;
 the best parameters then trade the out-of-sample (OOS) window once. The OOS windows are
 contiguous (see ``splits``), so their equity curves chain into one stitched OOS curve: the
-only performance a trader could actually have had.
+only performance a trader could actually have had. With ``scheme="cpcv"`` the searches are
+the splits of combinatorial purged cross-validation and the OOS curves are its backtest
+paths (``cpcv_study``). Either way the study then gets its validation (``validation``).
 
 Where the fold studies live is the caller's choice (``studies``): in memory by default;
 ``maestro_pipeline.optimization`` opens them in persistent storages (resumable, shareable by
@@ -25,7 +27,7 @@ import polars as pl
 
 from maestro_pipeline.engine.backtest.orders import infer_bar_ms
 from maestro_pipeline.engine.metrics import periods_per_year
-from maestro_pipeline.engine.splits import WalkForwardFold, walk_forward_splits
+from maestro_pipeline.engine.splits import WalkForwardFold
 from maestro_pipeline.engine.strategy import OHLCV, Strategy
 from maestro_pipeline.engine.walk_forward.batched import (
     BatchProgress,
@@ -36,9 +38,18 @@ from maestro_pipeline.engine.walk_forward.batched import (
     optimize_batched,
 )
 from maestro_pipeline.engine.walk_forward.config import WalkForwardConfig
-from maestro_pipeline.engine.walk_forward.objective import Backtester, fold_objective
+from maestro_pipeline.engine.walk_forward.cpcv_study import assemble_cpcv
+from maestro_pipeline.engine.walk_forward.objective import Backtester
 from maestro_pipeline.engine.walk_forward.outcome import FoldOutcome
 from maestro_pipeline.engine.walk_forward.results import WalkForwardResult, assemble
+from maestro_pipeline.engine.walk_forward.searches import (
+    Window,
+    cpcv_plan,
+    walk_forward_folds,
+    window_objective,
+)
+from maestro_pipeline.engine.walk_forward.statistics import fill_is_sharpes
+from maestro_pipeline.engine.walk_forward.validation import validation_summary
 
 
 @dataclass(frozen=True)
@@ -160,35 +171,6 @@ def checked_bars(bars: pl.DataFrame | OHLCV) -> OHLCV:
     return ohlcv
 
 
-def walk_forward_folds(ohlcv: OHLCV, config: WalkForwardConfig) -> list[WalkForwardFold]:
-    """The folds of ``config`` over these bars; a clear error when they are too few."""
-    times = pd.to_datetime(ohlcv.timestamp, unit="ms", utc=True)
-    try:
-        folds = walk_forward_splits(
-            timestamps=times,
-            n_splits=config.n_splits,
-            is_oos_ratio=config.is_oos_ratio,
-            anchored=config.anchored,
-            purge_bars=config.purge_bars,
-            embargo_bars=config.embargo_bars,
-        )
-    except ValueError as exc:
-        raise ValueError(f"too few bars for the walk-forward splits: {exc}") from exc
-    shortest = min(f.is_bars for f in folds)
-    if shortest < 2 * config.pruning_steps:
-        raise ValueError(
-            f"too few bars for the walk-forward splits: the in-sample windows hold {shortest} "
-            f"bars, too few for {config.pruning_steps} pruning steps; use more bars or fewer "
-            "splits"
-        )
-    if min(f.oos_bars for f in folds) < 2:
-        raise ValueError(
-            "too few bars for the walk-forward splits: out-of-sample windows of fewer than 2 "
-            "bars; use more bars or fewer splits"
-        )
-    return folds
-
-
 def run_walk_forward(
     bars: pl.DataFrame | OHLCV,
     strategy: Strategy,
@@ -199,12 +181,12 @@ def run_walk_forward(
     progress: Callable[[WalkForwardProgress], None] | None = None,
     study_attrs: Mapping[str, Any] | None = None,
 ) -> WalkForwardResult:
-    """Run (or resume) a walk-forward study of ``strategy`` on ``bars``.
+    """Run (or resume) a walk-forward or cpcv study (``config.scheme``) of ``strategy``.
 
     Args:
         bars: canonical bars (``timestamp`` UTC bar-open, ``open``..``volume``), sorted.
         strategy: the rule to optimize (``registry.get_strategy``).
-        config: splits, budget, objective, costs; see ``WalkForwardConfig``.
+        config: scheme and splits, budget, objective, costs; see ``WalkForwardConfig``.
         studies: opens each fold's Optuna study (``study_name(...)``); in memory by default.
             ``maestro_pipeline.optimization.run_study`` passes persistent ones, where equal
             inputs resume a killed run.
@@ -215,34 +197,37 @@ def run_walk_forward(
 
     Raises:
         ValueError: too few bars for the splits, bad bars, or a bad strategy/config.
+
+    The result's summary keys are listed in ``validation.SUMMARY_KEYS``.
     """
     started = time.perf_counter()
     if not isinstance(config, WalkForwardConfig):
         raise TypeError(f"config must be a WalkForwardConfig, got {type(config).__name__}")
     studies = studies or InMemoryStudies()
     ohlcv = checked_bars(bars)
-    folds = walk_forward_folds(ohlcv, config)
+    plan = cpcv_plan(ohlcv, config) if config.scheme == "cpcv" else None
+    windows: list[Window] = list(plan.splits) if plan else walk_forward_folds(ohlcv, config)
     periods = periods_per_year(infer_bar_ms(ohlcv.timestamp))
     data_id = data_fingerprint(ohlcv)
     defaults = strategy.validate()
     backtester = Backtester(ohlcv, strategy, config.backtest, periods)
-    names = [study_name(strategy, config, data_id, fold.fold, study_prefix) for fold in folds]
+    names = [study_name(strategy, config, data_id, w.fold, study_prefix) for w in windows]
     attrs = {
         "strategy": strategy.name,
         "config": config.as_dict(),
-        "n_folds": len(folds),
+        "n_folds": len(windows),
         "data_fingerprint": data_id,
         **dict(study_attrs or {}),
     }
     optuna_ask = optuna_storage = 0.0
 
-    def open_fold(fold: WalkForwardFold) -> FoldStudy:
+    def open_fold(window: Window) -> FoldStudy:
         request = FoldStudyRequest(
-            name=names[fold.fold],
-            fold=fold.fold,
-            seed=config.seed + fold.fold,
+            name=names[window.fold],
+            fold=window.fold,
+            seed=config.seed + window.fold,
             pruner=make_pruner(config.pruner, config.pruning_steps),
-            attrs={**attrs, "fold": fold.fold},
+            attrs={**attrs, "fold": window.fold},
         )
         opened = studies(request)
         enqueue_params(opened.study, [defaults])
@@ -250,14 +235,14 @@ def run_walk_forward(
 
     opened_at = time.perf_counter()
     # Shared studies all exist from the start, so that workers can join any of them.
-    early = {f.fold: open_fold(f) for f in folds} if studies.eager else {}
+    early = {w.fold: open_fold(w) for w in windows} if studies.eager else {}
     optuna_storage += time.perf_counter() - opened_at
     outcomes: list[FoldOutcome] = []
-    for fold in folds:
+    for window in windows:
         opened_at = time.perf_counter()
-        fold_study = early.get(fold.fold) or open_fold(fold)
+        fold_study = early.get(window.fold) or open_fold(window)
         optuna_storage += time.perf_counter() - opened_at
-        objective = fold_objective(ohlcv, strategy, config, fold, backtester, periods)
+        objective = window_objective(ohlcv, strategy, config, window, backtester, periods)
         summary = optimize_batched(
             fold_study.study,
             objective.suggest,
@@ -265,7 +250,7 @@ def run_walk_forward(
             n_trials=config.n_trials,
             batch_size=config.batch_size,
             n_steps=config.pruning_steps,
-            progress=_batch_callback(fold_study, progress, fold.fold, len(folds)),
+            progress=_batch_callback(fold_study, progress, window.fold, len(windows)),
             coordinator=fold_study.coordinator,
         )
         fold_study.finish()
@@ -274,23 +259,31 @@ def run_walk_forward(
         fetched = time.perf_counter()
         trials = fold_study.study.get_trials(deepcopy=False)
         optuna_storage += time.perf_counter() - fetched
-        outcomes.append(
-            FoldOutcome(
-                fold,
-                names[fold.fold],
-                trials,
-                objective.evaluate.is_sharpes,
-                summary.n_evaluated_here,
-            )
+        outcome = FoldOutcome(
+            window,  # type: ignore[arg-type]
+            names[window.fold],
+            trials,
+            objective.evaluate.is_sharpes,
+            summary.n_evaluated_here,
         )
+        fill_is_sharpes(outcome, objective.evaluate)
+        outcomes.append(outcome)
         if progress is not None:
             progress(
                 WalkForwardProgress(
-                    fold.fold, len(folds), summary.n_finished, config.n_trials, summary.best_value
+                    window.fold, len(windows), summary.n_finished, config.n_trials,
+                    summary.best_value,
                 )
-            )
+            )  # fmt: skip
 
-    result = assemble(ohlcv, strategy, config, folds, outcomes, backtester, periods)
+    if plan is not None:
+        result = assemble_cpcv(ohlcv, strategy, config, plan, outcomes, backtester, periods)
+    else:
+        folds = [w for w in windows if isinstance(w, WalkForwardFold)]
+        result = assemble(ohlcv, strategy, config, folds, outcomes, backtester, periods)
+    validated_at = time.perf_counter()
+    result.summary.update(validation_summary(result, outcomes, strategy, config, periods))
+    validation = time.perf_counter() - validated_at
     total = time.perf_counter() - started
     sampling = optuna_ask + optuna_storage
     result.summary.update(
@@ -306,7 +299,8 @@ def run_walk_forward(
             "optuna_ask": optuna_ask,
             "optuna_storage": optuna_storage,
             "backtesting": backtester.seconds,
-            "other": max(0.0, total - sampling - backtester.seconds),
+            "validation": validation,
+            "other": max(0.0, total - sampling - backtester.seconds - validation),
             "total": total,
         },
     )
