@@ -254,7 +254,7 @@ def _print_report(payload: dict) -> None:
     )
 
 
-def _print_validation(console: Console, payload: dict) -> None:
+def _print_validation(console: Any, payload: dict) -> None:
     """Bootstrap interval, cpcv paths, plateau and the verdict with its reasons."""
     boot = payload["bootstrap"] or {}
     sharpe = boot.get("sharpe_ratio") or {}

@@ -126,11 +126,14 @@ def return_metrics(values: np.ndarray, init_cash: float, periods: float) -> dict
         values = values[:, None]
     values = floor_at_ruin(values)
     n = values.shape[0]
-    returns = returns_from_values(values, init_cash)
+    # One contiguous row per column: each column's sums then run in the same order whatever
+    # the number of columns simulated beside it (numpy sums a contiguous axis pairwise, a
+    # strided one bar by bar), so a parameter set scores bit for bit the same in any batch.
+    returns = np.ascontiguousarray(returns_from_values(values, init_cash).T)
     total_return = values[-1] / init_cash - 1.0
-    mean = returns.mean(axis=0)
-    std = returns.std(axis=0, ddof=1) if n > 1 else np.zeros(values.shape[1])
-    downside = np.sqrt((np.minimum(returns, 0.0) ** 2).sum(axis=0) / n)
+    mean = returns.mean(axis=1)
+    std = returns.std(axis=1, ddof=1) if n > 1 else np.zeros(values.shape[1])
+    downside = np.sqrt((np.minimum(returns, 0.0) ** 2).sum(axis=1) / n)
     annual = np.sqrt(periods)
     growth = np.maximum(1.0 + total_return, 0.0)
     with np.errstate(over="ignore"):  # a few bars of big gains annualize to inf, as in QS

@@ -9,10 +9,10 @@ computed):
 check              statistic                                  pass            fail
 =================  =========================================  ==============  ==============
 deflated_sharpe    ``deflated_sharpe_ratio``                  >= 0.95         < 0.5
-pbo                ``pbo``                                    <= 0.2          > 0.5
+pbo                ``pbo``                                    <= 0.3          > 0.5
 bootstrap_sharpe   ``bootstrap.sharpe_ratio`` (95 % interval)  low > 0         estimate <= 0
 cpcv_paths         ``cpcv.sharpe_ratio.share_below_zero``     <= 0.1          >= 0.5
-plateau            ``plateau.score``                          >= 0.5          (never fails)
+plateau            ``plateau.score``                          >= 0.3          (never fails)
 wf_efficiency      ``wf_efficiency`` (median)                 >= 0.5          <= 0
 =================  =========================================  ==============  ==============
 
@@ -46,9 +46,11 @@ class Thresholds:
     # DSR: the paper's 95 % confidence passes; below a coin flip, chance explains the Sharpe.
     dsr_pass: float = 0.95
     dsr_fail: float = 0.5
-    # PBO: the in-sample winner lands below the OOS median in at most 20 % of the CSCV
-    # combinations to pass, in more than half of them to fail.
-    pbo_pass: float = 0.2
+    # PBO: the in-sample winner lands below the OOS median in at most 30 % of the CSCV
+    # combinations to pass, in more than half of them to fail. A real edge found by a
+    # 100-trial search has many near-equal neighbours whose OOS ranks swap by chance, which
+    # keeps its PBO off zero (0.2-0.3 on a planted edge).
+    pbo_pass: float = 0.3
     pbo_fail: float = 0.5
     # Bootstrap: the Sharpe interval's lower bound above this passes; an observed OOS Sharpe
     # at or below it fails.
@@ -56,8 +58,10 @@ class Thresholds:
     # CPCV: share of backtest paths with a negative OOS Sharpe.
     cpcv_below_zero_pass: float = 0.1
     cpcv_below_zero_fail: float = 0.5
-    # Plateau score (0 spike .. 1 plateau): a spike warns, it does not fail on its own.
-    plateau_pass: float = 0.5
+    # Plateau score (0 spike .. 1 plateau): a spike warns, it does not fail on its own. Per
+    # search the score is noisy (100 trials leave a handful of neighbours); on the sample's
+    # real studies and a planted edge the median search keeps 0.35-0.6 of the lead.
+    plateau_pass: float = 0.3
     # Walk-forward efficiency (median OOS / IS annualized return).
     wfe_pass: float = 0.5
     wfe_fail: float = 0.0

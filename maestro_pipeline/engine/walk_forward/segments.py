@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from maestro_pipeline.engine.backtest.simulate import SimulationArrays
-from maestro_pipeline.engine.backtest.vectorbt_kernels import enums
 from maestro_pipeline.engine.metrics import (
     METRIC_NAMES,
     floor_at_ruin,
@@ -32,7 +31,10 @@ from maestro_pipeline.engine.metrics import (
 )
 from maestro_pipeline.engine.splits import cumulative_subwindows
 from maestro_pipeline.engine.strategy import Signals
+from maestro_pipeline.engine.vectorbt_kernels import kernels
 from maestro_pipeline.engine.walk_forward.objective import Backtester, FoldEvaluator
+
+enums = kernels().enums
 
 Segments = tuple[tuple[int, int], ...]
 
