@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 
 import typer
 
@@ -19,12 +20,36 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """One worker per usable core, at most MAX_DEFAULT_WORKERS: each worker is a process with
+    its own response cache, and chart viewers are few."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+
+
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="interface to bind (loopback by default)"),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port"),
-    workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help=f"uvicorn worker processes [default: one per core, at most {MAX_DEFAULT_WORKERS}]",
+        show_default=False,
+    ),
     reload: bool = typer.Option(False, help="restart on code changes (development)"),
+    access_log: bool = typer.Option(
+        False,
+        "--access-log/--no-access-log",
+        help="log a line per request (off by default: it costs about a fifth of a cached "
+        "bars answer)",
+    ),
     allow_anonymous_writes: bool = typer.Option(
         False,
         "--allow-anonymous-writes",
@@ -52,7 +77,11 @@ def serve_command(
 
     import uvicorn
 
-    typer.echo(f"Maestro API: http://{host}:{port}/api/v2  (docs: http://{host}:{port}/docs)")
+    workers = 1 if reload else workers or default_workers()
+    typer.echo(
+        f"Maestro API: http://{host}:{port}/api/v2  (docs: http://{host}:{port}/docs), "
+        f"{workers} worker{'s' if workers > 1 else ''}"
+    )
     uvicorn.run(
         "api.main:app",
         host=host,
@@ -60,4 +89,5 @@ def serve_command(
         workers=None if reload else workers,
         reload=reload,
         log_level="info",
+        access_log=access_log,
     )
