@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from maestro_pipeline.engine.bars import timeframe_ms
+from maestro_pipeline.engine.timeframes import timeframe_ms
 
 MARKET_DATA_JOB = "market_data_job"
 WALK_FORWARD_JOB = "walk_forward_job"

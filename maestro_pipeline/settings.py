@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from maestro_pipeline.engine.bars import DAY_MS, timeframe_ms
+from maestro_pipeline.engine.timeframes import DAY_MS, timeframe_ms
 from maestro_pipeline.engine.walk_forward.config import (
     ConfigError,
     SettingInfo,
@@ -93,7 +93,8 @@ class Settings:
         try:
             self.study_config()
         except ConfigError as exc:
-            raise ValueError(f"{study_env_var(exc.field)}: {exc}") from None
+            variable = next(i.env_var for i in setting_infos() if i.name == exc.field)
+            raise ValueError(f"{variable}: {exc}") from None
         if self.end is not None and self.end <= self.start:
             raise ValueError(f"MAESTRO_END {self.end} must be after MAESTRO_START {self.start}")
 
@@ -125,23 +126,18 @@ class Settings:
         return tuple(sorted(set(ordered), key=timeframe_ms))
 
 
-def study_env_var(name: str) -> str:
-    """The variable that sets a study setting's default: n_splits -> MAESTRO_STUDY_SPLITS."""
-    return "MAESTRO_STUDY_" + name.removeprefix("n_").upper()
-
-
 def study_defaults_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """Study setting defaults given by ``MAESTRO_STUDY_*`` variables (the others are absent)."""
     found: dict[str, Any] = {}
     for info in setting_infos():
-        text = env.get(study_env_var(info.name), "").strip()
+        text = env.get(info.env_var, "").strip()
         if text:
             found[info.name] = _parse_setting(info, text)
     return found
 
 
 def _parse_setting(info: SettingInfo, text: str) -> Any:
-    variable = study_env_var(info.name)
+    variable = info.env_var
     if info.type is bool:
         if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
             raise ValueError(f"{variable} must be true or false, not {text!r}")

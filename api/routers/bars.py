@@ -27,7 +27,7 @@ from api.bars_cache import (
 from api.context import ApiContext, Context
 from api.errors import FieldError
 from api.models import SYMBOL_SLUG_PATTERN, TIMEFRAME_PATTERN, Bars
-from maestro_pipeline.engine.bars import timeframe_ms
+from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.keys import UnknownSymbolError, slug_symbol, symbol_slug
 
 MAX_BAR_ROWS = 50_000

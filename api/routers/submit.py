@@ -13,8 +13,8 @@ from api.config import ApiConfig
 from api.context import ApiContext, Context, WriteAccess
 from api.errors import FieldError
 from api.models import StudyRequest, StudySubmitted
-from maestro_pipeline.engine.bars import timeframe_ms
 from maestro_pipeline.engine.registry import strategy_names
+from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.engine.walk_forward.config import setting_infos
 from maestro_pipeline.keys import (
     STUDY_ASSET,

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from maestro_pipeline.cli import app
-from maestro_pipeline.cli.inputs import load_bars
-from maestro_pipeline.engine.backtest import BacktestSettings, SettingsError, run_backtest
-from maestro_pipeline.engine.metrics import finite_or_none
-from maestro_pipeline.engine.registry import get_strategy
-from maestro_pipeline.engine.strategy import ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _SETTING_OPTIONS = {
     "fees": "--fees",
@@ -33,6 +27,8 @@ _PERCENT_METRICS = {"total_return", "cagr", "volatility", "max_drawdown", "win_r
 
 
 def _parse_params(text: str | None) -> dict[str, Any]:
+    import orjson
+
     if not text:
         return {}
     try:
@@ -81,6 +77,18 @@ def backtest_command(
     ),
 ) -> None:
     """Backtest a strategy: signals at a bar's close fill at the next bar's open."""
+    # Imported here, once the arguments parse: `maestro --help` loads none of this.
+    import orjson
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from maestro_pipeline.cli.inputs import load_bars
+    from maestro_pipeline.engine.backtest import BacktestSettings, SettingsError, run_backtest
+    from maestro_pipeline.engine.metrics import finite_or_none
+    from maestro_pipeline.engine.registry import get_strategy
+    from maestro_pipeline.engine.strategy import ParameterError
+
     try:
         strategy = get_strategy(strategy_name)
     except KeyError as exc:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from maestro_pipeline.cli import app
-from maestro_pipeline.settings import load_settings
 
 
 @app.command("lake")
 def lake_command() -> None:
     """List the series of clean bars in the lake (symbol, timeframe, months, rows)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from maestro_pipeline.settings import load_settings
+
     settings = load_settings()
     lake = settings.lake
     table = Table(title=f"bars in {settings.lake.root} (exchange={settings.lake_exchange})")

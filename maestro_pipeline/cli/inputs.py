@@ -7,7 +7,8 @@ from pathlib import Path
 import polars as pl
 import typer
 
-from maestro_pipeline.engine.bars import BAR_SCHEMA, clean_bars, resample_bars, timeframe_ms
+from maestro_pipeline.engine.bars import BAR_SCHEMA, clean_bars, resample_bars
+from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.settings import load_settings
 
 

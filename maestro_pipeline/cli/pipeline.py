@@ -7,7 +7,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import typer
-from rich.progress import Progress
 
 from maestro_pipeline.cli import app
 from maestro_pipeline.keys import GRAPH_JOBS, MARKET_DATA_JOB, month_of_partition
@@ -47,6 +46,7 @@ def materialize_command(
     idempotent. For a daemon-driven backfill use the UI or `dagster job backfill`.
     """
     from dagster import DagsterInstance
+    from rich.progress import Progress
 
     from maestro_pipeline.definitions import defs
 

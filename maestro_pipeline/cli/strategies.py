@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import orjson
+from typing import TYPE_CHECKING
+
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from maestro_pipeline.cli import app
-from maestro_pipeline.engine.registry import all_strategies
-from maestro_pipeline.engine.strategy import CategoricalParam, FloatParam, IntParam, ParamSpec
+
+if TYPE_CHECKING:
+    from maestro_pipeline.engine.strategy import ParamSpec
 
 
 def _format_space(spec: ParamSpec) -> str:
+    from maestro_pipeline.engine.strategy import CategoricalParam, FloatParam, IntParam
+
     if isinstance(spec, CategoricalParam):
         return "{" + ", ".join(map(str, spec.choices)) + "}"
     assert isinstance(spec, IntParam | FloatParam)
@@ -25,6 +27,12 @@ def strategies_command(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
 ) -> None:
     """List the strategies: name, rule, default parameters and parameter space."""
+    import orjson
+    from rich.console import Console
+    from rich.table import Table
+
+    from maestro_pipeline.engine.registry import all_strategies
+
     catalog = all_strategies()
     if as_json:
         typer.echo(orjson.dumps([s.describe() for s in catalog]).decode())

@@ -19,7 +19,6 @@ from maestro_pipeline.engine.walk_forward.config import (
     WalkForwardConfig,
     setting_infos,
 )
-from maestro_pipeline.settings import study_env_var
 
 
 def option_flag(info: SettingInfo) -> str:
@@ -34,7 +33,7 @@ def _option(info: SettingInfo) -> inspect.Parameter:
     if info.type is bool:
         flags = [f"{option_flag(info)}/--no-{info.short_name.replace('_', '-')}"]
     option = typer.Option(
-        info.default, *flags, help=help_text, envvar=study_env_var(info.name), show_envvar=False
+        info.default, *flags, help=help_text, envvar=info.env_var, show_envvar=False
     )
     annotation = str if info.choices else info.type
     return inspect.Parameter(

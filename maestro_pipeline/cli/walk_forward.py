@@ -8,18 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
-from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from maestro_pipeline.cli import app
-from maestro_pipeline.cli.inputs import load_bars
 from maestro_pipeline.cli.study_options import study_config, with_study_options
-from maestro_pipeline.engine.metrics import json_safe
-from maestro_pipeline.settings import load_settings
 
 
 @app.command("walk-forward")
@@ -57,11 +49,22 @@ def walk_forward_command(
     """
     # Heavy imports (vectorbt, optuna) only once the arguments are known to parse.
     import optuna
+    import orjson
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
+    from maestro_pipeline.cli.inputs import load_bars
     from maestro_pipeline.engine.registry import get_strategy
     from maestro_pipeline.engine.walk_forward.runner import WalkForwardProgress
     from maestro_pipeline.optimization.runs import run_study
     from maestro_pipeline.optimization.storages import is_shared_storage, optuna_storage
+    from maestro_pipeline.settings import load_settings
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -148,6 +151,8 @@ def _start_worker(storage: str | None, heartbeat: int) -> subprocess.Popen:
 
 
 def _payload(result: Any, data: Path | None, symbol: str | None, timeframe: str) -> dict:
+    from maestro_pipeline.engine.metrics import json_safe
+
     folds = []
     for row in result.folds.to_dicts():
         row["best_params"] = json.loads(row["best_params"])
@@ -183,6 +188,10 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
 
 
 def _print_report(payload: dict) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     names = list(payload["param_stability"])
     table = Table(

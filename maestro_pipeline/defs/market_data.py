@@ -8,8 +8,9 @@ import polars as pl
 
 from maestro_pipeline.defs.partitions import market_data_partitions, symbol_and_month
 from maestro_pipeline.defs.resources import LakeResource, MarketDataResource, WarehouseResource
-from maestro_pipeline.engine.bars import clean_bars, find_gaps, resample_bars, timeframe_ms
+from maestro_pipeline.engine.bars import clean_bars, find_gaps, resample_bars
 from maestro_pipeline.engine.quality import BAR_RULES, QualityCheck, check_bars
+from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.storage.lake import month_bounds_ms
 from maestro_pipeline.storage.warehouse import OHLCV_TABLE
 

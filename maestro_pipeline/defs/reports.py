@@ -8,8 +8,8 @@ from maestro_pipeline.defs.metadata import format_number, markdown_table
 from maestro_pipeline.defs.partitions import study_key, study_partitions
 from maestro_pipeline.defs.resources import LakeResource, MarketDataResource
 from maestro_pipeline.defs.studies import walk_forward_study
-from maestro_pipeline.engine.bars import timeframe_ms
 from maestro_pipeline.engine.metrics import periods_per_year
+from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.storage.leaderboard import build_leaderboard
 
 GROUP = "analytics"

@@ -20,7 +20,7 @@ from maestro_pipeline.defs.resources import (
 from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
 from maestro_pipeline.keys import STUDY_ASSET, StudyKey
-from maestro_pipeline.settings import load_settings, study_env_var
+from maestro_pipeline.settings import load_settings
 from maestro_pipeline.storage.studies import (
     StudyStore,
     count_study_rows,
@@ -40,7 +40,7 @@ def _config_field(info: SettingInfo) -> tuple[Any, Any]:
     )
     description = (
         f"{info.description} ({info.bounds_text() + '; ' if info.bounds_text() else ''}"
-        f"unset: {study_env_var(info.name)}, else {info.default!r})"
+        f"unset: {info.env_var}, else {info.default!r})"
     )
     return kind | None, Field(default=None, description=description)
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from maestro_pipeline.engine.timeframes import timeframe_ms
+
 BAR_SCHEMA: dict[str, pl.DataType] = {
     "timestamp": pl.Datetime("ms", "UTC"),
     "open": pl.Float64(),
@@ -19,21 +21,6 @@ BAR_SCHEMA: dict[str, pl.DataType] = {
     "volume": pl.Float64(),
 }
 PRICE_COLUMNS = ("open", "high", "low", "close")
-
-_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-DAY_MS = _UNIT_MS["d"]
-
-
-def timeframe_ms(timeframe: str) -> int:
-    """Length of a ccxt-style timeframe ('30m', '1h', '4h', '1d') in milliseconds."""
-    unit = timeframe[-1:]
-    count = timeframe[:-1]
-    if unit not in _UNIT_MS or not count.isdigit() or int(count) <= 0:
-        raise ValueError(
-            f"invalid timeframe {timeframe!r}: expected a positive count and a unit of "
-            "m, h, d or w, such as '30m', '1h', '4h' or '1d'"
-        )
-    return int(count) * _UNIT_MS[unit]
 
 
 def timeframe_to_polars(timeframe: str) -> str:

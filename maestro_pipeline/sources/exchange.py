@@ -17,7 +17,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from maestro_pipeline.engine.bars import timeframe_ms
+from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.keys import UnknownSymbolError
 from maestro_pipeline.sources import RAW_SCHEMA
 from maestro_pipeline.sources.exchange_errors import Failure, HttpAnswer, judge

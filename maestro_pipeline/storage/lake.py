@@ -20,7 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from maestro_pipeline.engine.bars import BAR_SCHEMA, timeframe_ms
+from maestro_pipeline.engine.bars import BAR_SCHEMA
+from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.keys import UnknownSymbolError, month_key, slug_symbol, symbol_slug
 from maestro_pipeline.storage.files import atomic_write_parquet, read_parquet_file
 

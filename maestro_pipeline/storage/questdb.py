@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import polars as pl
 import psycopg
 
-from maestro_pipeline.engine.bars import timeframe_ms
+from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.storage.lake import month_bounds
 from maestro_pipeline.storage.warehouse import OHLCV_TABLE, tagged_bars, time_bounds
 

@@ -14,7 +14,7 @@ from typing import Protocol
 import duckdb
 import polars as pl
 
-from maestro_pipeline.engine.bars import timeframe_ms
+from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.storage.lake import month_bounds
 
 

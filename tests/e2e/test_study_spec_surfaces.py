@@ -9,7 +9,7 @@ from maestro_pipeline.cli import app
 from maestro_pipeline.cli.study_options import option_flag
 from maestro_pipeline.defs.studies import WalkForwardStudyConfig
 from maestro_pipeline.engine.walk_forward.config import setting_infos
-from maestro_pipeline.settings import load_settings, study_env_var
+from maestro_pipeline.settings import load_settings
 
 NAMES = [info.name for info in setting_infos()]
 
@@ -30,7 +30,7 @@ def test_dagster_run_config_offers_every_setting_with_its_description():
     assert list(fields) == NAMES
     for info in setting_infos():
         assert info.description in fields[info.name].description
-        assert study_env_var(info.name) in fields[info.name].description
+        assert info.env_var in fields[info.name].description
         assert fields[info.name].default is None  # unset: the deployment's default applies
 
 
@@ -41,7 +41,7 @@ def test_cli_walk_forward_offers_every_setting_with_default_and_variable():
         option = options[info.name]
         assert option_flag(info) in option.opts
         assert option.default == info.default
-        assert option.envvar == study_env_var(info.name)
+        assert option.envvar == info.env_var
         assert info.description in option.help
 
 
@@ -61,7 +61,7 @@ def test_api_request_offers_every_setting_with_the_spec_bounds():
 
 
 def test_settings_take_every_default_from_its_variable():
-    env = {study_env_var(info.name): str(_other_value(info)) for info in setting_infos()}
+    env = {info.env_var: str(_other_value(info)) for info in setting_infos()}
     config = load_settings(env).study_config()
     for info in setting_infos():
         assert getattr(config, info.name) == _other_value(info), info.name

@@ -6,7 +6,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from maestro_pipeline.engine.bars import clean_bars, find_gaps, resample_bars, timeframe_ms
+from maestro_pipeline.engine.bars import clean_bars, find_gaps, resample_bars
+from maestro_pipeline.engine.timeframes import timeframe_ms
 
 
 @pytest.mark.parametrize("timeframe, rule", [("1h", "1h"), ("4h", "4h"), ("1d", "1D")])

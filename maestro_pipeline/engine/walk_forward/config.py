@@ -57,6 +57,11 @@ class SettingInfo:
         """The name surfaces show: n_splits -> splits (``--splits``, MAESTRO_STUDY_SPLITS)."""
         return self.name.removeprefix("n_")
 
+    @property
+    def env_var(self) -> str:
+        """The deployment variable holding this setting's default: MAESTRO_STUDY_SPLITS."""
+        return "MAESTRO_STUDY_" + self.short_name.upper()
+
     def bounds_text(self) -> str:
         """'>= 1', '> 0', 'in [0, 0.5)'... for help texts."""
         if self.choices:
