@@ -4,14 +4,14 @@ uvicorn started here (1 worker, then the `maestro serve` default); the API's sta
 start -> first 200 on /health) and what `import api.main` costs. Prints one JSON object.
 
     .venv/bin/python benchmarks/bench_api.py [--seconds 5] [--repeats 3] [--keep-data DIR]
-        [--baseline DIR]
+        [--source NAME=DIR ...]
 
 Clients ask as a browser does (`Accept-Encoding: gzip, deflate`) unless the level says
-otherwise. Each level runs `--repeats` times; figures are medians of the runs. `--baseline DIR`
-measures another source tree the same way in the same run, for a before/after comparison, e.g.
-`git archive <rev> api maestro_pipeline | tar -x -C DIR`. The machine's load (busy cores from
-/proc/stat, load average) is sampled before and after: p99 on a shared machine is mostly other
-processes taking the CPU.
+otherwise. Each level runs `--repeats` times; figures are medians of the runs. `--source
+NAME=DIR` measures another source tree the same way in the same run (before this tree), for a
+before/after comparison, e.g. `git archive <rev> api maestro_pipeline | tar -x -C DIR`. The
+machine's load (busy cores from /proc/stat, load average) is sampled before and after: p99 on
+a shared machine is mostly other processes taking the CPU.
 
 Needs `wrk` (apt-get install -y wrk); without it an asyncio httpx client measures instead.
 """
@@ -318,7 +318,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per level and start-up")
     parser.add_argument("--keep-data", type=Path, help="reuse (or create) this data directory")
-    parser.add_argument("--baseline", type=Path, help="also measure this source tree")
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also measure the source tree in DIR, reported as NAME",
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="maestro-bench-api-"))
@@ -336,9 +342,11 @@ def main() -> None:
 
     try:
         load_before = machine_load()
-        sources = {"this_tree": ROOT}
-        if args.baseline:
-            sources = {"baseline": args.baseline.resolve(), **sources}
+        sources = {}
+        for item in args.source:
+            name, _, folder = item.partition("=")
+            sources[name] = Path(folder).resolve()
+        sources["this_tree"] = ROOT
         results = {
             name: measure_source(source, data_dir, args, script) for name, source in sources.items()
         }
