@@ -1,7 +1,8 @@
 """API latency and start-up. `GET /api/v2/bars/BTC-USD` for one year of 1h bars (8,760 bars):
-median, p99 and requests/s at 1 and 50 concurrent clients, measured with wrk on loopback against
-uvicorn started here (1 worker, then the `maestro serve` default); the API's start-up (process
-start -> first 200 on /health) and what `import api.main` costs. Prints one JSON object.
+median, p99 and requests/s at 1 and 50 concurrent clients, measured with wrk on loopback
+against uvicorn started here with 1 worker, the `maestro serve` default and one per core; the
+API's start-up (process start -> first 200 on /health) and what `import api.main` costs.
+Prints one JSON object.
 
     .venv/bin/python benchmarks/bench_api.py [--seconds 5] [--repeats 3] [--keep-data DIR]
         [--source NAME=DIR ...]
@@ -301,12 +302,13 @@ def measure_source(
     from maestro_pipeline.cli.serve import default_workers
 
     workers = default_workers()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     report: dict = {"source": str(source), **import_cost(source, data_dir)}
     report["startup_uvicorn_1_worker"] = startup(
         source, data_dir, lambda port: uvicorn_command(port, 1), args.repeats
     )
     report["startup_maestro_serve"] = startup(source, data_dir, serve_command, args.repeats)
-    for count in sorted({1, workers}):
+    for count in sorted({1, workers, cores or 1}):
         report[f"bars_year_1h_{count}_worker{'s' if count > 1 else ''}"] = throughput(
             source, data_dir, count, args.seconds, args.repeats, script
         )
