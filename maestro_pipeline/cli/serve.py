@@ -45,8 +45,8 @@ def serve_command(
     workers: int | None = typer.Option(
         None,
         min=1,
-        help="uvicorn worker processes [default: one per two cores, at most "
-        f"{MAX_DEFAULT_WORKERS}]",
+        help="uvicorn worker processes (default: one per two cores, at most "
+        f"{MAX_DEFAULT_WORKERS})",
         show_default=False,
     ),
     reload: bool = typer.Option(False, help="restart on code changes (development)"),
