@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
+from api.bars_cache import BarsCache
 from api.config import ApiConfig, load_api_config
 from api.context import ApiContext
+from api.fast_path import BarsFastPath
 from api.frontend import mount_frontend
 from api.routers import bars, health, leaderboard, meta, progress, strategies, studies, submit
 from maestro_pipeline.settings import Settings, load_settings
@@ -73,6 +75,9 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
     )
     app.state.context = ApiContext(settings=settings, config=config)
     app.add_exception_handler(405, method_not_allowed)
+    # Added before CORS, so CORS (outermost) also wraps the answers of the fast path.
+    app.state.bars_cache = BarsCache()
+    app.add_middleware(BarsFastPath, cache=app.state.bars_cache, prefix=f"{API_PREFIX}/bars/")
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,20 +1,29 @@
 """OHLCV bars from the Parquet lake (never the warehouse: DuckDB admits no reader beside a
-writer, and the lake's atomically replaced files can be read while Dagster materializes)."""
+writer, and the lake's atomically replaced files can be read while Dagster materializes).
+
+Answers are encoded once per version of the month files they read (api.bars_cache), gzip'd
+for clients that accept it, and repeated requests are answered by api.fast_path."""
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
 from datetime import UTC, datetime
-from threading import Lock
 from typing import Annotated
 
-import anyio
 import numpy as np
 import orjson
 import polars as pl
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from api.bars_cache import (
+    BarsCache,
+    BarsRead,
+    accepts_gzip,
+    entity_tag,
+    etag_matches,
+    month_range,
+    month_stamps,
+    not_modified_headers,
+)
 from api.context import ApiContext, Context
 from api.errors import FieldError
 from api.models import SYMBOL_SLUG_PATTERN, TIMEFRAME_PATTERN, Bars
@@ -22,46 +31,9 @@ from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.keys import UnknownSymbolError, slug_symbol, symbol_slug
 
 MAX_BAR_ROWS = 50_000
-CACHE_BYTES = 64 * 1024 * 1024
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 router = APIRouter(tags=["bars"])
-
-
-class ResponseCache:
-    """Serialized responses keyed by request and by the (name, mtime, size) of the files read.
-
-    A month file is replaced atomically when Dagster re-materializes it, which changes its
-    mtime, so a stale entry is never served; it just ages out of the LRU, which holds at most
-    ``max_bytes`` of responses.
-    """
-
-    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._items: OrderedDict[tuple, bytes] = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, key: tuple) -> bytes | None:
-        with self._lock:
-            body = self._items.get(key)
-            if body is not None:
-                self._items.move_to_end(key)
-            return body
-
-    def put(self, key: tuple, body: bytes) -> None:
-        if len(body) > self._max_bytes:
-            return
-        with self._lock:
-            previous = self._items.pop(key, None)
-            self._bytes += len(body) - (len(previous) if previous is not None else 0)
-            self._items[key] = body
-            while self._bytes > self._max_bytes:
-                _, evicted = self._items.popitem(last=False)
-                self._bytes -= len(evicted)
-
-
-_cache = ResponseCache()
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:
@@ -116,16 +88,6 @@ def _missing_series(ctx: ApiContext, symbol: str, timeframe: str) -> FieldError:
         f"no {timeframe} bars for {symbol} in the lake (it holds "
         f"{', '.join(ctx.lake.timeframes(ctx.exchange, symbol))}): materialize the bars asset",
     )
-
-
-def _file_stamps(
-    ctx: ApiContext, symbol: str, timeframe: str, start: datetime | None, end: datetime | None
-) -> tuple[tuple[str, int, int], ...]:
-    """(name, mtime, size) of the month files the request reads: the cache key's freshness."""
-    try:
-        return ctx.lake.file_stamps("bars", ctx.exchange, symbol, timeframe, start, end)
-    except FileNotFoundError:
-        raise _missing_series(ctx, symbol, timeframe) from None
 
 
 def _serialize(
@@ -216,15 +178,28 @@ async def get_bars(
         raise FieldError(
             422, "query", "start", f"start {start.isoformat()} must be before end {end.isoformat()}"
         )
-    stamps = _file_stamps(ctx, name, timeframe, start, end)
-    key = (str(ctx.lake.root), ctx.exchange, name, timeframe, start, end, limit, stamps)
-    # The files' (name, mtime, size) identify the content: a revalidating client gets a 304.
-    etag = f'"{hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    body = _cache.get(key)
-    if body is None:
-        body = await anyio.to_thread.run_sync(_read_bars, ctx, name, timeframe, start, end, limit)
-        _cache.put(key, body)
-    return Response(content=body, media_type="application/json", headers=headers)
+    read = BarsRead(str(ctx.lake.root), ctx.exchange, name, timeframe, start, end, limit)
+    folder = str(ctx.lake.series_dir("bars", ctx.exchange, name, timeframe))
+    months = month_range(start, end)
+    try:
+        stamps = month_stamps(folder, *months)
+    except FileNotFoundError:
+        raise _missing_series(ctx, name, timeframe) from None
+    cache: BarsCache = request.app.state.bars_cache
+    entry = cache.current(read, folder, months, stamps)
+    coding = "gzip" if accepts_gzip(request.headers.get("accept-encoding", "")) else "identity"
+    # A repeat of this exact request is answered by the fast path (api.fast_path) from now on.
+    cache.alias(request.scope["path"], request.scope["query_string"], read)
+    etag = entity_tag(entry.tag, coding)
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and etag_matches(if_none_match, etag):
+        # The files' stamps identify the content: a revalidating client needs no read.
+        response = Response(status_code=304)
+        response.raw_headers = list(not_modified_headers(etag))
+        return response
+    variant = await cache.variant(
+        entry, coding, lambda: _read_bars(ctx, name, timeframe, start, end, limit)
+    )
+    response = Response(content=variant.body, status_code=200)
+    response.raw_headers = list(variant.headers)
+    return response

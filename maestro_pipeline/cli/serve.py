@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 
 import typer
 
@@ -19,13 +20,43 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """One worker per two usable cores, at least one, at most MAX_DEFAULT_WORKERS.
+
+    The API shares its machine with Dagster, the browser and whatever else runs: on 2 cores
+    with 50 clients on the same machine, one worker answers with a lower p99 than two
+    (benchmarks/bench_api.py), and one cached answer takes ~0.1 ms, so one worker already
+    serves thousands of chart requests a second. Each worker has its own response cache.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores // 2, MAX_DEFAULT_WORKERS))
+
+
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="interface to bind (loopback by default)"),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port"),
-    workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help="uvicorn worker processes (default: one per two cores, at most "
+        f"{MAX_DEFAULT_WORKERS})",
+        show_default=False,
+    ),
     reload: bool = typer.Option(False, help="restart on code changes (development)"),
-    log_level: str = typer.Option("info", help="uvicorn's log level: warning hides requests"),
+    log_level: str = typer.Option("info", help="uvicorn's log level"),
+    access_log: bool = typer.Option(
+        False,
+        "--access-log/--no-access-log",
+        help="log a line per request (off by default: it costs about a fifth of a cached "
+        "bars answer)",
+    ),
     allow_anonymous_writes: bool = typer.Option(
         False,
         "--allow-anonymous-writes",
@@ -53,7 +84,11 @@ def serve_command(
 
     import uvicorn
 
-    typer.echo(f"Maestro API: http://{host}:{port}/api/v2  (docs: http://{host}:{port}/docs)")
+    workers = 1 if reload else workers or default_workers()
+    typer.echo(
+        f"Maestro API: http://{host}:{port}/api/v2  (docs: http://{host}:{port}/docs), "
+        f"{workers} worker{'s' if workers > 1 else ''}"
+    )
     uvicorn.run(
         "api.main:app",
         host=host,
@@ -61,4 +96,5 @@ def serve_command(
         workers=None if reload else workers,
         reload=reload,
         log_level=log_level,
+        access_log=access_log,
     )

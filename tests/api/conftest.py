@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import socket
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
+import polars as pl
 import pytest
 
 from api.config import ApiConfig
@@ -15,6 +18,7 @@ from maestro_pipeline.defs.market_data import market_data_assets
 from maestro_pipeline.defs.reports import leaderboard, strategy_report
 from maestro_pipeline.defs.resources import build_resources
 from maestro_pipeline.defs.studies import walk_forward_study
+from maestro_pipeline.engine.bars import BAR_SCHEMA
 from maestro_pipeline.settings import Settings
 
 with warnings.catch_warnings():
@@ -39,6 +43,26 @@ def materialize_market_data(settings: Settings, months=MONTHS, symbol: str = "BT
                 instance=instance,
             )
             assert result.success
+
+
+def month_bars(month: str, scale: float = 1.0) -> pl.DataFrame:
+    """Hourly bars of one month, prices rising with the hour (times ``scale``)."""
+    year, mon = (int(p) for p in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=UTC)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
+    times = pl.datetime_range(start, end, "1h", closed="left", eager=True, time_unit="ms")
+    price = (np.arange(len(times), dtype=np.float64) + 100.0 * mon) * scale
+    return pl.DataFrame(
+        {
+            "timestamp": times,
+            "open": price,
+            "high": price + 1,
+            "low": price - 1,
+            "close": price + 0.5,
+            "volume": np.full(len(times), 3.25),
+        },
+        schema=BAR_SCHEMA,
+    )
 
 
 def free_port() -> int:
