@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import socket
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import typer
 from rich.console import Console
 
 from maestro_pipeline.cli import app
+from maestro_pipeline.optimization.stopping import StopSignals, WorkerStopped
 
 
 @app.command("worker")
@@ -34,7 +37,39 @@ def worker_command(
     --data file path or the same lake under MAESTRO_DATA_DIR) as the run that made the
     studies: `maestro walk-forward --storage URL` or the `walk_forward_study` asset on a shared
     storage. Between them the workers spend each fold's trial budget exactly once.
+
+    SIGTERM or Ctrl-C stops it: at once while it starts, otherwise once the batch in flight is
+    told (a second signal fails that batch, and the other workers run it again).
     """
+    stderr = Console(stderr=True)
+
+    def say(text: str) -> None:
+        if not quiet:  # soft_wrap: one line per message however long the host name
+            stderr.print(text, soft_wrap=True)
+
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    # Handlers first: a worker asked to stop while it imports or connects stops right there.
+    with StopSignals() as stop:
+        try:
+            say(f"worker {name} starting")
+            _serve(storage, study, idle_timeout, heartbeat, poll, say, stderr, stop)
+        except WorkerStopped as exc:
+            say(f"worker {name} stopped ({stop.reason or exc})")
+
+
+def _serve(
+    storage: str,
+    study: list[str] | None,
+    idle_timeout: float,
+    heartbeat: int,
+    poll: float,
+    say: Callable[[str], None],
+    stderr: Console,
+    stop: StopSignals,
+) -> None:
+    # Everything a trial needs (Optuna, the engine, vectorbt) is imported and the storage has
+    # answered before the worker says it is looking for studies: from then on it joins a new
+    # study within one --poll interval.
     import optuna
 
     from maestro_pipeline.cli.inputs import load_study_bars
@@ -43,7 +78,6 @@ def worker_command(
     from maestro_pipeline.optimization.workers import serve_open_studies
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    stderr = Console(stderr=True)
     try:
         # One storage object (one connection pool) for listing and for every study.
         shared = open_storage(storage, heartbeat_interval=heartbeat)
@@ -59,23 +93,23 @@ def worker_command(
             raise ValueError(exc.format_message()) from None
 
     def done(fold_study: Any, summary: Any) -> None:
-        if not quiet:
-            stderr.print(
-                f"{fold_study.study_name}: {summary.n_evaluated_here} trials here, "
-                f"{summary.n_finished}/{summary.n_trials} in the study"
-            )
+        say(
+            f"{fold_study.study_name}: {summary.n_evaluated_here} trials here, "
+            f"{summary.n_finished}/{summary.n_trials} in the study"
+        )
 
     def skipped(fold_study: Any, exc: Exception) -> None:
         stderr.print(f"[red]skipped[/red] {fold_study.study_name}: {exc}")
 
-    if not quiet:
-        stderr.print(f"worker {worker_id()} looking for open studies")
-    serve_open_studies(
-        shared,
-        load,
-        names=set(study) if study else None,
-        idle_timeout=idle_timeout,
-        poll_seconds=poll,
-        on_done=done,
-        on_skip=skipped,
-    )
+    say(f"worker {worker_id()} looking for open studies")
+    with stop.serving():
+        serve_open_studies(
+            shared,
+            load,
+            names=set(study) if study else None,
+            idle_timeout=idle_timeout,
+            poll_seconds=poll,
+            on_done=done,
+            on_skip=skipped,
+            should_stop=stop.requested,
+        )

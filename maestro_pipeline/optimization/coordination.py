@@ -31,6 +31,7 @@ from maestro_pipeline.engine.walk_forward.batched import (
     counts_toward_budget,
 )
 from maestro_pipeline.engine.walk_forward.batched import optimize_batched as _optimize
+from maestro_pipeline.optimization.stopping import stop_if_asked
 from maestro_pipeline.optimization.studies import recover_interrupted_trials
 
 # User attribute of trials asked by one worker while others already held the rest of the
@@ -59,15 +60,24 @@ class SharedCoordinator(TrialCoordinator):
     only beats for trials run by ``Study.optimize``, and trials asked through ask-and-tell
     need their own beat, or a process killed mid-batch would leave RUNNING trials that are
     never detected as stale.
+
+    ``should_stop`` is asked before every batch, when this worker holds no trial: once it says
+    so, ``free`` raises ``stopping.WorkerStopped`` instead of letting another batch start.
     """
 
     shared = True
 
-    def __init__(self, study: optuna.Study, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        study: optuna.Study,
+        poll_seconds: float = 0.5,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
         # Heartbeat recording has no public per-trial API.
         self._storage: Any = study._storage
         self._interval = self._storage.get_heartbeat_interval()
         self._poll_seconds = poll_seconds
+        self._should_stop = should_stop
         self._trial_ids: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -85,6 +95,8 @@ class SharedCoordinator(TrialCoordinator):
             self._thread.join()
 
     def free(self, counts: TrialCounts, n_trials: int) -> int:
+        # Called before each batch (and after each wait), when every trial of ours is told.
+        stop_if_asked(self._should_stop)
         # Trials RUNNING elsewhere are another worker's share of the budget (a dead worker's
         # come back once their heartbeat is stale).
         return n_trials - counts.finished - counts.running
@@ -140,9 +152,13 @@ class SharedCoordinator(TrialCoordinator):
                     continue
 
 
-def coordinator_for(study: optuna.Study) -> TrialCoordinator:
+def coordinator_for(
+    study: optuna.Study, should_stop: Callable[[], bool] | None = None
+) -> TrialCoordinator:
     """Shared when the study's storage records heartbeats (a database), exclusive otherwise."""
-    return SharedCoordinator(study) if has_heartbeats(study) else TrialCoordinator()
+    if has_heartbeats(study):
+        return SharedCoordinator(study, should_stop=should_stop)
+    return TrialCoordinator()
 
 
 def optimize_batched(
@@ -154,11 +170,13 @@ def optimize_batched(
     n_steps: int = 1,
     *,
     progress: Callable[[BatchProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> OptimizationSummary:
     """The engine's batched loop on a stored study, shared with other workers on a database.
 
     See ``engine.walk_forward.batched.optimize_batched``; on an RDB storage with heartbeats the
-    budget is spent exactly across every worker on the study.
+    budget is spent exactly across every worker on the study, and ``should_stop`` (asked before
+    each batch) ends the loop with ``stopping.WorkerStopped`` while no trial is held.
     """
     return _optimize(
         study,
@@ -168,5 +186,5 @@ def optimize_batched(
         batch_size,
         n_steps,
         progress=progress,
-        coordinator=coordinator_for(study),
+        coordinator=coordinator_for(study, should_stop),
     )

@@ -33,6 +33,7 @@ from maestro_pipeline.engine.walk_forward.runner import data_fingerprint
 from maestro_pipeline.engine.walk_forward.searches import study_windows, window_objective
 from maestro_pipeline.optimization.coordination import optimize_batched
 from maestro_pipeline.optimization.runs import DONE_ATTR, FOLD_STUDY_ATTR
+from maestro_pipeline.optimization.stopping import pause, stop_if_asked
 from maestro_pipeline.optimization.storages import DEFAULT_HEARTBEAT_SECONDS
 from maestro_pipeline.optimization.studies import open_study
 
@@ -91,6 +92,7 @@ def work_on_fold_study(
     heartbeat_interval: int = DEFAULT_HEARTBEAT_SECONDS,
     grace_period: int | None = None,
     progress: Callable[[BatchProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> OptimizationSummary:
     """Spend this process's share of one fold study's trial budget; return when it is spent.
 
@@ -102,9 +104,13 @@ def work_on_fold_study(
             propose the same parameters.
         heartbeat_interval, grace_period: see ``storages.open_storage``.
         progress: called after every batch.
+        should_stop: asked before and after every batch; once true, the call ends with
+            ``stopping.WorkerStopped`` while this process holds no trial (the batch in flight
+            is finished and told first).
 
     Raises:
         ValueError: the bars are not the study's bars.
+        stopping.WorkerStopped: ``should_stop`` said so.
     """
     ohlcv = OHLCV.from_bars(bars)
     found = data_fingerprint(ohlcv)
@@ -126,6 +132,13 @@ def work_on_fold_study(
         heartbeat_interval=heartbeat_interval,
         grace_period=grace_period,
     )
+
+    def after_batch(state: BatchProgress) -> None:
+        if progress is not None:
+            progress(state)
+        # Every trial of the batch is told: a stop here strands nothing, whatever the storage.
+        stop_if_asked(should_stop)
+
     summary = optimize_batched(
         study,
         objective.suggest,
@@ -133,7 +146,8 @@ def work_on_fold_study(
         n_trials=config.n_trials,
         batch_size=config.batch_size,
         n_steps=config.pruning_steps,
-        progress=progress,
+        progress=after_batch,
+        should_stop=should_stop,
     )
     study.set_user_attr(DONE_ATTR, True)
     return summary
@@ -148,24 +162,30 @@ def serve_open_studies(
     poll_seconds: float = 1.0,
     on_done: Callable[[FoldStudySpec, OptimizationSummary], None] | None = None,
     on_skip: Callable[[FoldStudySpec, Exception], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> None:
     """Work on every open fold study of ``storage`` until none has been open for a while.
 
     ``load_bars(source)`` reads the bars a study recorded (a file or the lake); a study whose
     bars cannot be read, or are not its bars, is skipped (``on_skip``) and never retried by
-    this worker. Returns once no study was open for ``idle_timeout`` seconds.
+    this worker. Returns once no study was open for ``idle_timeout`` seconds. Once
+    ``should_stop()`` is true, raises ``stopping.WorkerStopped`` at the next point where no
+    trial is held: after the batch in flight, or at once while idle.
     """
     bars_cache: dict[str, pl.DataFrame] = {}
     skipped: set[str] = set()
     idle_since = time.monotonic()
     while True:
+        stop_if_asked(should_stop)
         open_studies = [s for s in open_fold_studies(storage, names) if s.study_name not in skipped]
         for fold_study in open_studies:
             key = json.dumps(fold_study.source, sort_keys=True)
             try:
                 if key not in bars_cache:
                     bars_cache[key] = load_bars(fold_study.source)
-                summary = work_on_fold_study(storage, fold_study, bars_cache[key])
+                summary = work_on_fold_study(
+                    storage, fold_study, bars_cache[key], should_stop=should_stop
+                )
             except (ValueError, KeyError) as exc:
                 skipped.add(fold_study.study_name)
                 if on_skip is not None:
@@ -177,4 +197,4 @@ def serve_open_studies(
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since >= idle_timeout:
             return
-        time.sleep(poll_seconds)
+        pause(poll_seconds, should_stop)

@@ -27,6 +27,7 @@ from maestro_pipeline.defs.resources import MarketDataResource, build_resources
 from maestro_pipeline.settings import Settings
 from tests.api.conftest import api_config, free_port
 from tests.support.binance_server import BinanceLikeServer
+from tests.support.processes import STOP_SECONDS, wait_until
 
 CLIENTS = 50
 POLL_SECONDS = 0.2  # each chart client asks again after this pause
@@ -185,10 +186,10 @@ def test_chart_clients_never_see_a_torn_month_while_a_backfill_rewrites_it(tmp_p
         serving = threading.Thread(target=server.run, daemon=True)
         serving.start()
         try:
-            deadline = time.monotonic() + 60
-            while not server.started:
-                assert serving.is_alive() and time.monotonic() < deadline, "API did not start"
-                time.sleep(0.05)
+            wait_until(
+                lambda: server.started or not serving.is_alive(), "the API listening", interval=0.05
+            )
+            assert server.started, "the API's server thread ended without serving"
             tally = Tally()
             readers = [
                 threading.Thread(
@@ -214,7 +215,7 @@ def test_chart_clients_never_see_a_torn_month_while_a_backfill_rewrites_it(tmp_p
                 reader.join()
         finally:
             server.should_exit = True
-            serving.join(timeout=30)
+            serving.join(timeout=STOP_SECONDS)
 
     assert "error" not in outcome, outcome.get("error")
     final = Version(settings.lake.read_bars("binance", "BTC/USD", "1h"))

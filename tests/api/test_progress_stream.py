@@ -14,6 +14,7 @@ from maestro_pipeline.defs.resources import build_resources
 from maestro_pipeline.defs.studies import walk_forward_study
 from maestro_pipeline.settings import Settings
 from tests.api.conftest import STUDY_ID, STUDY_PARTITION, TestClient, api_config
+from tests.support.processes import COMMAND_SECONDS
 
 PROGRESS = f"/api/v2/optimization/{STUDY_ID}/progress"
 
@@ -47,13 +48,16 @@ def test_progress_streams_a_running_study_until_it_completes(published, tmp_path
         except BaseException as exc:  # surfaced by the assertion below
             outcome["error"] = exc
 
-    app = create_app(settings, api_config(tmp_path, progress_poll_seconds=0.02))
+    app = create_app(
+        settings,
+        api_config(tmp_path, progress_poll_seconds=0.02, progress_max_seconds=COMMAND_SECONDS),
+    )
     study = threading.Thread(target=run_study)
     with TestClient(app) as client, client.websocket_connect(PROGRESS) as ws:
         assert ws.receive_json() == {"study_id": STUDY_ID, "status": "pending"}
         study.start()
         messages, code, reason = _receive_until_closed(ws)
-    study.join(timeout=120)
+    study.join(timeout=COMMAND_SECONDS)
     assert "error" not in outcome, outcome.get("error")
     assert outcome["result"].success
 

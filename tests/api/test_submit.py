@@ -4,13 +4,10 @@ results."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,6 +19,7 @@ from maestro_pipeline.settings import Settings
 from maestro_pipeline.storage.studies import StudyStore
 from tests.api.conftest import STUDY_ID, TestClient, api_config, free_port
 from tests.api.test_progress_stream import _receive_until_closed
+from tests.support.processes import COMMAND_SECONDS, stop, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v2/optimization"
@@ -73,47 +71,44 @@ def dagster_webserver(published, tmp_path_factory):
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "MAESTRO_DATA_DIR": str(data_dir)}
     webserver = Path(sys.executable).with_name("dagster-webserver")
-    process = subprocess.Popen(
-        [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    log = home / "webserver.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "dagster-webserver exited"
-            assert time.monotonic() < deadline, "dagster-webserver did not start in 90 s"
-            time.sleep(0.5)
+        # Ready once the code location is loaded (its code server imported the definitions),
+        # not merely once the webserver answers: only then can a run be launched.
+        loaded = wait_until(
+            lambda: _location_status(url, "maestro"),
+            "dagster-webserver's code location loaded",
+            process=process,
+            log=log,
+            interval=0.5,
+        )
+        assert loaded == "RepositoryLocation", log.read_text(errors="replace")[-3000:]
         yield url, home, data_dir
     finally:
-        _stop_process_group(process)
+        # The whole process group: its code server and run workers included.
+        stop(process, group=True)
 
 
-def _stop_process_group(process: subprocess.Popen) -> None:
-    """SIGTERM the webserver's process group (its code server and run workers included), then
-    SIGKILL whatever is still there after a grace period."""
-    os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=20)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=5)
+def _location_status(url: str, name: str) -> str | None:
+    """The GraphQL type of code location ``name`` once it has loaded (``RepositoryLocation``,
+    or ``PythonError`` if its code failed to load); None while it loads."""
+    query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+    query += "locationOrLoadError { __typename } } } } }"
+    response = httpx.post(f"{url}/graphql", json={"query": query}, timeout=10)
+    for entry in response.json()["data"]["workspaceOrError"]["locationEntries"]:
+        if entry["name"] == name and entry["loadStatus"] == "LOADED":
+            return entry["locationOrLoadError"]["__typename"]
+    return None
 
 
 def _run(home: Path, run_id: str):
@@ -170,7 +165,9 @@ def test_submitted_study_runs_in_dagster_and_streams_progress(dagster_webserver,
     runs_before = _run_ids(home)
     app = create_app(
         Settings(data_dir=data_dir),
-        api_config(tmp_path, dagster_url=url, progress_max_seconds=90, api_token=TOKEN),
+        api_config(
+            tmp_path, dagster_url=url, progress_max_seconds=COMMAND_SECONDS, api_token=TOKEN
+        ),
     )
     with TestClient(app) as client:
         response = client.post(

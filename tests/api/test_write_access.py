@@ -14,6 +14,7 @@ import pytest
 from api.config import load_api_config
 from api.main import create_app
 from tests.api.conftest import STUDY_ID, TestClient, api_config, free_port
+from tests.support.processes import COMMAND_SECONDS
 
 TOKEN = "s3cret-token-for-tests"
 SUBMIT = "/api/v2/optimization"
@@ -106,7 +107,7 @@ def test_serve_refuses_a_public_address_without_a_token():
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=COMMAND_SECONDS,
     )
     assert completed.returncode == 2
     assert "refusing to serve on 0.0.0.0 without MAESTRO_API_TOKEN" in completed.stderr

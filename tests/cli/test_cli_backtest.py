@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import maestro_pipeline
 from maestro_pipeline.cli import app
+from tests.support.processes import COMMAND_SECONDS
 
 SAMPLE = (
     Path(maestro_pipeline.__file__).parent / "sources" / "sample_data"
@@ -114,7 +115,7 @@ def test_module_entry_point_runs_as_a_process() -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=COMMAND_SECONDS,
     )
     assert completed.returncode != 0
     assert "'fast' must be less than 'slow'" in " ".join(completed.stderr.split())

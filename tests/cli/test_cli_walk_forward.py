@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -22,6 +21,7 @@ from maestro_pipeline.cli import app
 from maestro_pipeline.engine.bars import resample_bars
 from maestro_pipeline.engine.walk_forward.batched import INFEASIBLE_ATTR
 from maestro_pipeline.sources.sample import SAMPLE_FILES
+from tests.support.processes import COMMAND_SECONDS, STOP_SECONDS, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOUR_MS = 3_600_000
@@ -156,25 +156,39 @@ def test_killed_run_resumes_to_the_requested_trials(tmp_path, half_year_30m):
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
+    storages: list[JournalStorage] = []
+
+    def frozen_after_fold_0() -> dict[int, int] | None:
+        """Freeze the run and read the journal: kill it if the first fold holds all its
+        trials (the journal then holds exactly what was read), let it go on otherwise."""
+        if not journal.exists():
+            return None
+        process.send_signal(signal.SIGSTOP)
+        finished: dict[int, int] = {}
+        try:
+            if not storages:
+                storages.append(JournalStorage(JournalFileBackend(str(journal))))
+            finished = _finished_per_fold(storages[0])
+        finally:
+            if finished.get(0, 0) < trials:
+                process.send_signal(signal.SIGCONT)
+        return finished if finished.get(0, 0) >= trials else None
+
     try:
-        deadline = time.monotonic() + 120
-        storage = None
-        at_kill: dict[int, int] = {}
-        # Poll the journal until the first fold holds all its trials, then kill at once.
-        while time.monotonic() < deadline and process.poll() is None:
-            if storage is None and journal.exists():
-                storage = JournalStorage(JournalFileBackend(str(journal)))
-            if storage is not None:
-                at_kill = _finished_per_fold(storage)
-                if at_kill.get(0, 0) >= trials:
-                    break
-            time.sleep(0.02)
+        at_kill = wait_until(
+            frozen_after_fold_0,
+            "the run never finished its first fold",
+            timeout=COMMAND_SECONDS,
+            process=process,
+            interval=0.02,
+        )
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        process.wait(timeout=STOP_SECONDS)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+            process.wait()
+    assert process.returncode == -signal.SIGKILL
     assert at_kill.get(0) == trials
     left = _finished_per_fold(JournalStorage(JournalFileBackend(str(journal))))
     assert sum(left.values()) < splits * trials, "every fold had finished: nothing to resume"

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from dagster._core.instance.ref import InstanceRef
 
 from maestro_pipeline.keys import SERIES_DIM, STRATEGY_DIM, StudyKey
 from maestro_pipeline.storage.studies import StudyStore
+from tests.support.processes import COMMAND_SECONDS, stop, wait_for_line, wait_until
 from tests.support.servers import ServerUnavailable, postgres_server, redis_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def servers():
         pytest.skip(str(exc))
 
 
-def _run(command: list[str], env: dict[str, str], timeout: float = 600) -> None:
+def _run(command: list[str], env: dict[str, str], timeout: float = COMMAND_SECONDS) -> None:
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True,
                             timeout=timeout, text=True)  # fmt: skip
     assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
@@ -58,13 +58,7 @@ def _background(command: list[str], env: dict[str, str], log: Path):
         yield process
     finally:
         # Whole process group: the daemon's code server and Celery's pool processes too.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
+        stop(process, group=True)
 
 
 def _home(root: Path, source: Path) -> Path:
@@ -76,23 +70,30 @@ def _home(root: Path, source: Path) -> Path:
 
 def _backfill(env: dict[str, str], home: Path, logs: Path, partitions: list[str]) -> None:
     """Submit the study backfill through the daemon and wait until every run has ended."""
-    with _background([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env,
-                     logs / "daemon.log"):  # fmt: skip
-        keys = ",".join(partitions)
-        _run([str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j",
-              "walk_forward_job", "--partitions", keys, "--noprompt"], env)  # fmt: skip
-        instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-        deadline = time.monotonic() + 900
-        while True:
-            runs = instance.get_runs(RunsFilter(job_name="walk_forward_job"))
-            ended = [r for r in runs if r.is_finished]
-            if len(ended) == len(partitions) and len(runs) == len(partitions):
-                break
-            assert time.monotonic() < deadline, (logs / "daemon.log").read_text()[-3000:]
-            time.sleep(1)
-        failed = [r.run_id for r in ended if r.status != DagsterRunStatus.SUCCESS]
-        assert not failed, f"failed runs {failed}: see {logs}"
+    # The instance's storage is created here, by one process, before the daemon and the
+    # backfill command start together: both would otherwise create a fresh SQLite instance's
+    # tables at once and stamp its schema version twice.
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    log = logs / "daemon.log"
+    try:
+        with _background([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env,
+                         log) as daemon:  # fmt: skip
+            keys = ",".join(partitions)
+            _run([str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j",
+                  "walk_forward_job", "--partitions", keys, "--noprompt"], env)  # fmt: skip
+
+            def all_ended() -> list:
+                runs = instance.get_runs(RunsFilter(job_name="walk_forward_job"))
+                ended = [r for r in runs if r.is_finished]
+                return ended if len(ended) == len(runs) == len(partitions) else []
+
+            ended = wait_until(all_ended, "every run of the backfill ended",
+                               timeout=COMMAND_SECONDS, process=daemon, log=log,
+                               interval=1.0)  # fmt: skip
+    finally:
         instance.dispose()
+    failed = [r.run_id for r in ended if r.status != DagsterRunStatus.SUCCESS]
+    assert not failed, f"failed runs {failed}: see {logs}"
 
 
 def _published(data_dir: Path, strategy: str) -> dict:
@@ -153,8 +154,11 @@ def test_study_backfill_on_two_celery_workers_matches_the_multiprocess_executor(
         for name in ("worker1", "worker2")
     ]
     with contextlib.ExitStack() as stack:
-        for worker in workers:
-            stack.enter_context(worker)
+        started = [stack.enter_context(worker) for worker in workers]
+        # Celery logs "<name>@<host> ready." once it consumes tasks. Both are ready before the
+        # backfill starts, so neither finds the queue already drained by the other.
+        for name, process in zip(("worker1", "worker2"), started, strict=True):
+            wait_for_line(logs / f"{name}.log", " ready.", process)
         _backfill(celery_env, celery_home, logs, partitions)
     executed = {
         name: (logs / f"{name}.log").read_text(errors="replace").count("succeeded in")

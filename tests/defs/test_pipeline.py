@@ -18,6 +18,7 @@ from maestro_pipeline.defs.resources import MarketDataResource, build_resources
 from maestro_pipeline.defs.schedules import refresh_latest_bars
 from maestro_pipeline.settings import Settings
 from tests.support.binance_server import BinanceLikeServer
+from tests.support.processes import COMMAND_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = ["2017-10-01|BTC/USD", "2017-10-01|ETH/USD", "2018-02-01|BTC/USD"]
@@ -155,7 +156,7 @@ def test_definitions_validate(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=COMMAND_SECONDS,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stderr + proc.stdout
@@ -178,7 +179,7 @@ def test_full_backfill_from_the_cli_twice_changes_nothing(tmp_path):
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=COMMAND_SECONDS,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
         counts.append(_warehouse_counts(settings))

@@ -12,12 +12,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.support.processes import stop, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "frontend" / "dist"
@@ -36,7 +36,8 @@ MONTHS = ["2018-01-01", "2018-02-01", "2018-03-01", "2018-04-01", "2018-05-01", 
 STUDY = "BTC/USD@1h|ema_cross"
 STUDY_ID = "ema_cross.BTC-USD.1h"
 TINY = {"n_splits": 3, "n_trials": 12, "min_trades": 1}
-TIMEOUT_MS = 20_000
+# Bounds each wait of the page for what it should show (they return as soon as it does).
+TIMEOUT_MS = 120_000
 
 if not (DIST / "index.html").is_file():
     pytest.skip(
@@ -116,27 +117,16 @@ def base_url(data_dir: Path):
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+
+    def healthy() -> bool:
+        with urllib.request.urlopen(f"{url}/api/v2/health", timeout=5) as res:
+            return res.status == 200
+
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/health", timeout=2) as res:
-                    if res.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"the API exited with code {proc.returncode}")
-            if time.monotonic() > deadline:
-                pytest.fail("the API did not answer /api/v2/health within 90 s")
-            time.sleep(0.25)
+        wait_until(healthy, "the API answering /api/v2/health", process=proc, interval=0.25)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +151,9 @@ def page(browser):
 
 
 def _drawn(page, container: str) -> bool:
-    """Whether some canvas inside ``container`` has pixels other than the background."""
-    return page.evaluate(
+    """Whether some canvas inside ``container`` gets pixels other than the background (charts
+    paint on animation frames: this waits for the first painted one, up to TIMEOUT_MS)."""
+    return page.wait_for_function(
         """(sel) => [...document.querySelectorAll(sel + ' canvas')].some((c) => {
             if (!c.width || !c.height) return false;
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -173,8 +164,8 @@ def _drawn(page, container: str) -> bool:
             }
             return false;
         })""",
-        container,
-    )
+        arg=container,
+    ).json_value()
 
 
 def test_leaderboard_lists_the_study(page, base_url):

@@ -24,6 +24,7 @@ from maestro_pipeline.engine.walk_forward.batched import (
 )
 from maestro_pipeline.optimization.coordination import optimize_batched
 from maestro_pipeline.optimization.studies import open_study, recover_interrupted_trials
+from tests.support.processes import COMMAND_SECONDS, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -210,35 +211,49 @@ def test_resume_after_the_worker_was_killed(tmp_path):
     url = sqlite_url(tmp_path)
     script = tmp_path / "worker.py"
     script.write_text(KILLED_WORKER)
-    worker = subprocess.Popen(
-        [sys.executable, str(script), url],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stderr=subprocess.PIPE,
-    )
+    log = tmp_path / "worker.log"
+    with log.open("wb") as sink:
+        worker = subprocess.Popen(
+            [sys.executable, str(script), url],
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            stderr=sink,
+        )
     storage = optuna.storages.RDBStorage(url)
-    deadline = time.monotonic() + 45
-    try:
-        while True:
-            assert worker.poll() is None, worker.stderr.read().decode()
-            assert time.monotonic() < deadline, "the worker made no progress"
+
+    def frozen_while_evaluating() -> bool:
+        """Freeze the worker; keep it frozen (to be killed) if it is inside an evaluate call
+        (a trial that reported step 0 and runs step 1) after 12 finished trials, where a
+        worker spends nearly all its time. A kill in the few milliseconds between ask() and
+        the trial's first heartbeat leaves a trial no heartbeat check can see; that case needs
+        open_study(fail_running_trials=True), tested separately."""
+        worker.send_signal(signal.SIGSTOP)
+        ready = False
+        try:
             trials = _trials_or_empty(storage)
             finished = [t for t in trials if t.state.is_finished()]
-            # Kill inside an evaluate call (a trial that reported step 0 and runs step 1),
-            # where a worker spends nearly all its time. A kill in the few milliseconds between
-            # ask() and the trial's first heartbeat leaves a trial no heartbeat check can see;
-            # that case needs open_study(fail_running_trials=True), tested separately.
             evaluating = [
                 t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values
             ]
-            if len(finished) >= 12 and evaluating:
-                break
-            time.sleep(0.02)
-        os.kill(worker.pid, signal.SIGKILL)
+            ready = len(finished) >= 12 and bool(evaluating)
+        finally:
+            if not ready:
+                worker.send_signal(signal.SIGCONT)
+        return ready
+
+    try:
+        wait_until(
+            frozen_while_evaluating,
+            "the worker never evaluated a trial after 12 finished ones",
+            timeout=COMMAND_SECONDS,
+            process=worker,
+            log=log,
+            interval=0.02,
+        )
+        worker.send_signal(signal.SIGKILL)
     finally:
         worker.kill()
         worker.wait()
-        worker.stderr.close()
 
     before = {t.number: t for t in _trials_or_empty(storage)}
     done_before = {n: (t.state, t.value) for n, t in before.items() if t.state.is_finished()}

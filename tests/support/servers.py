@@ -10,11 +10,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+
+from tests.support.processes import stop, wait_until
 
 
 class ServerUnavailable(RuntimeError):
@@ -79,17 +80,19 @@ def postgres_server(database: str = "optuna", *, durable: bool = False) -> Itera
                 stderr=subprocess.STDOUT,
             )
         conninfo = f"host=127.0.0.1 port={port} user=maestro dbname=postgres"
-        _wait_for(lambda: psycopg.connect(conninfo, connect_timeout=1).close(), process, log)
+        wait_until(
+            lambda: psycopg.connect(conninfo, connect_timeout=1).close() or True,
+            "PostgreSQL accepting connections",
+            process=process,
+            log=log,
+        )
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{database}"')
         yield f"postgresql+psycopg://maestro@127.0.0.1:{port}/{database}"
     finally:
         if process is not None:
-            process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=30)
-            if process.poll() is None:
-                process.kill()
+            with contextlib.suppress(AssertionError):  # killed then: the data is thrown away
+                stop(process)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -118,33 +121,15 @@ def redis_server() -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
 
-    def ping() -> None:
+    def ping() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
             sock.sendall(b"PING\r\n")
-            if not sock.recv(16).startswith(b"+PONG"):
-                raise ConnectionError("no PONG")
+            return sock.recv(16).startswith(b"+PONG")
 
     try:
-        _wait_for(ping, process, log)
+        wait_until(ping, "Redis answering PING", process=process, log=log)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        with contextlib.suppress(AssertionError):
+            stop(process)
         log.unlink(missing_ok=True)
-
-
-def _wait_for(
-    probe: Callable[[], None], process: subprocess.Popen, log: Path, timeout: float = 60.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            error = log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}: {error}")
-        try:
-            probe()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
