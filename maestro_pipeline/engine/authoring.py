@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import numpy as np
 
-    from maestro_pipeline.engine.strategy import IndicatorCache
-
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -93,7 +91,7 @@ class IntParam:
 
     def describe(self) -> dict[str, Any]:
         return {"type": "int", "low": self.low, "high": self.high, "step": self.step,
-                "log": self.log, "default": self.default}  # fmt: skip
+                "log": self.log}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -135,7 +133,7 @@ class FloatParam:
 
     def describe(self) -> dict[str, Any]:
         return {"type": "float", "low": self.low, "high": self.high, "step": self.step,
-                "log": self.log, "default": self.default}  # fmt: skip
+                "log": self.log}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -171,7 +169,7 @@ class CategoricalParam:
         return None
 
     def describe(self) -> dict[str, Any]:
-        return {"type": "categorical", "choices": list(self.choices), "default": self.default}
+        return {"type": "categorical", "choices": list(self.choices)}
 
 
 ParamSpec = IntParam | FloatParam | CategoricalParam
@@ -211,7 +209,8 @@ class SignalSet:
     short_exits: np.ndarray | None = None
 
 
-SignalFunction = Callable[["IndicatorCache", Mapping[str, Any]], SignalSet]
+# f(bars, params): ``bars`` is an ``engine.strategy.IndicatorCache`` (arrays and a memo).
+SignalFunction = Callable[[Any, Mapping[str, Any]], SignalSet]
 Warmup = int | Callable[[Mapping[str, Any]], int]
 
 
