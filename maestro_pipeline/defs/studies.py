@@ -1,13 +1,15 @@
 """Walk-forward optimization studies: one Optuna-driven study per strategy x symbol x timeframe."""
 
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any
 
 import dagster as dg
 from pydantic import Field, create_model
 
+from maestro_pipeline.catalog import load_catalog
 from maestro_pipeline.defs.market_data import bars
 from maestro_pipeline.defs.metadata import folds_markdown
 from maestro_pipeline.defs.partitions import study_key, study_partitions
@@ -17,9 +19,10 @@ from maestro_pipeline.defs.resources import (
     OptunaResource,
     WarehouseResource,
 )
+from maestro_pipeline.defs.strategies import strategy_code
 from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
-from maestro_pipeline.keys import STUDY_ASSET, StudyKey
+from maestro_pipeline.keys import BIAS_CHECK, STRATEGY_DIM, STUDY_ASSET, StudyKey
 from maestro_pipeline.settings import load_settings
 from maestro_pipeline.storage.studies import (
     StudyStore,
@@ -86,14 +89,72 @@ def _progress_writer(
     return publish
 
 
+def _bias_check(
+    store: StudyStore, key: StudyKey, run_id: str, strategy: Any, bar_frame: Any
+) -> Iterator[dg.AssetCheckResult]:
+    """The strategy's bias checks on the study's bars; a failure stops the study (Failure)."""
+    from maestro_pipeline.engine.bias import MIN_BARS, check_strategy
+    from maestro_pipeline.engine.strategy import OHLCV
+
+    ohlcv = OHLCV.from_bars(bar_frame)
+    if len(ohlcv) < MIN_BARS:
+        message = f"{len(ohlcv)} bars: the bias checks need at least {MIN_BARS}"
+        yield dg.AssetCheckResult(check_name=BIAS_CHECK, passed=False, description=message)
+        store.write_progress(key, {"status": "failed", "run_id": run_id, "error": message})
+        raise dg.Failure(description=f"{key.study_id}: {message}")
+    report = check_strategy(ohlcv, strategy)
+    metadata: dict[str, Any] = {
+        "strategy_version": report.version,
+        "bars": report.n_bars,
+        "parameter_sets": dg.MetadataValue.json(report.param_sets),
+        **{c.name: ("passed: " if c.passed else "FAILED: ") + c.summary for c in report.checks},
+    }
+    failures = report.failures()
+    if failures and failures[0].finding is not None:
+        metadata["first_offending_bar"] = dg.MetadataValue.json(
+            {"check": failures[0].name, **vars(failures[0].finding)}
+        )
+    yield dg.AssetCheckResult(
+        check_name=BIAS_CHECK,
+        passed=report.passed,
+        metadata=metadata,
+        description="; ".join(f"{c.name}: {c.summary}" for c in failures) or None,
+    )
+    if failures:
+        message = "; ".join(f"{c.name} check failed: {c.summary}" for c in failures)
+        store.write_progress(key, {"status": "failed", "run_id": run_id, "error": message[:500]})
+        raise dg.Failure(
+            description=f"strategy '{strategy.name}' fails its bias checks, the study does not "
+            f"run: {message}",
+        )
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)  # the mapping is marked beta
+    _BY_STRATEGY = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=STRATEGY_DIM)
+
+
 @dg.asset(
     name=STUDY_ASSET,
     partitions_def=study_partitions,
     group_name=GROUP,
     kinds={"optuna", "vectorbt", "parquet"},
-    # A study reads the whole history of its symbol, so it depends on every month of bars.
-    deps=[dg.AssetDep(bars, partition_mapping=dg.AllPartitionMapping())],
-    check_specs=[dg.AssetCheckSpec("oos_equity_covers_every_fold", asset=STUDY_ASSET)],
+    deps=[
+        # A study reads the whole history of its symbol, so it depends on every month of bars.
+        dg.AssetDep(bars, partition_mapping=dg.AllPartitionMapping()),
+        # ...and on its strategy's code: a new code version marks the strategy's studies stale.
+        dg.AssetDep(strategy_code, partition_mapping=_BY_STRATEGY),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("oos_equity_covers_every_fold", asset=STUDY_ASSET),
+        dg.AssetCheckSpec(
+            BIAS_CHECK,
+            asset=STUDY_ASSET,
+            blocking=True,
+            description="Before the study runs: no lookahead, a stable warm-up, sound signals "
+            "(maestro check); a failure stops the study and everything downstream.",
+        ),
+    ],
 )
 def walk_forward_study(
     context: dg.AssetExecutionContext,
@@ -102,13 +163,22 @@ def walk_forward_study(
     lake: LakeResource,
     warehouse: WarehouseResource,
     optuna: OptunaResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     """Walk-forward optimization of one strategy on one symbol and timeframe (Optuna per fold)."""
-    from maestro_pipeline.engine.registry import get_strategy
+    from maestro_pipeline.catalog import BrokenStrategyError, UnknownStrategyError
     from maestro_pipeline.optimization.runs import run_study
     from maestro_pipeline.optimization.storages import is_shared_storage
 
     key = study_key(context.partition_key)
+    store = lake.studies
+    run_id = context.run.run_id
+    catalog = load_catalog()
+    try:
+        strategy = catalog.get(key.strategy)
+    except (UnknownStrategyError, BrokenStrategyError) as exc:
+        store.write_progress(key, {"status": "failed", "run_id": run_id, "error": str(exc)[:500]})
+        raise dg.Failure(description=str(exc)) from None
+    source = catalog.entry(key.strategy).source  # type: ignore[union-attr]
     market = market_data.resolve()
     overrides = {
         name: value.value if isinstance(value, Enum) else value
@@ -117,15 +187,17 @@ def walk_forward_study(
     }
     study_config = load_settings().study_config(**overrides)
     bar_frame = lake.lake.read_bars(market.lake_exchange, key.symbol, key.timeframe)
-    context.log.info(f"{key.study_id}: {bar_frame.height} bars, {study_config.as_dict()}")
+    context.log.info(
+        f"{key.study_id}: strategy version {strategy.code_version} ({source}), "
+        f"{bar_frame.height} bars, {study_config.as_dict()}"
+    )
+    yield from _bias_check(store, key, run_id, strategy, bar_frame)
 
-    store = lake.studies
-    run_id = context.run.run_id
     store.write_progress(key, {"status": "running", "run_id": run_id, "fold": 0})
     try:
         result = run_study(
             bar_frame,
-            get_strategy(key.strategy),
+            strategy,
             study_config,
             storage=optuna.url,
             exclusive=not is_shared_storage(optuna.url),
@@ -141,6 +213,7 @@ def walk_forward_study(
     except BaseException as exc:
         store.write_progress(key, {"status": "failed", "run_id": run_id, "error": str(exc)[:500]})
         raise
+    result.summary["strategy_source"] = source
     frames = {
         "folds": result.folds,
         "equity": result.equity,
@@ -165,8 +238,10 @@ def walk_forward_study(
     oos = summary.get("oos", summary)
     fold_ids = set(result.folds.get_column("fold").to_list())
     covered = set(result.equity.get_column("fold").unique().to_list())
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
+            "strategy_version": strategy.code_version,
+            "strategy_source": source,
             "oos_sharpe_ratio": finite_or_none(oos.get("sharpe_ratio")),
             "oos_total_return": finite_or_none(oos.get("total_return")),
             "oos_max_drawdown": finite_or_none(oos.get("max_drawdown")),
