@@ -1,8 +1,8 @@
 """Finding strategies: the built-ins, installed packages and files on MAESTRO_STRATEGY_PATH.
 
 A strategy file is a ``.py`` file that defines ``Strategy`` objects at module level (or lists
-them in ``STRATEGIES``); files whose name starts with ``_`` are helpers and are not loaded as
-strategies (the file's directory is on ``sys.path`` while it loads, so ``import _helpers``
+them in ``STRATEGIES``); files whose name starts with ``_`` hold shared code and are not loaded
+as strategies (the file's directory is on ``sys.path`` while it loads, so ``import _shared``
 works). A package exposes strategies through the entry-point group ``maestro.strategies``: the
 entry point names a ``Strategy``, a list of them, a module holding them, or a function
 returning either.
@@ -56,7 +56,7 @@ def describe_error(exc: BaseException, home: str | None) -> tuple[str, str]:
     """('<file>, line <n>', '<what went wrong>') for an exception raised while loading.
 
     The line is in ``home`` (the strategy's file) when the traceback passes through it; the
-    line that raised is added when it is elsewhere (a helper module, a library).
+    line that raised is added when it is elsewhere (a module it imports, a library).
     """
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{exc.filename}, line {exc.lineno}", f"SyntaxError: {exc.msg}"
@@ -175,7 +175,7 @@ def load_file(path: Path) -> list[Found]:
     if not found:
         message = (
             f"{source}: defines no Strategy; declare one at module level (files whose name "
-            "starts with '_' are helpers and are skipped)"
+            "starts with '_' hold shared code and are skipped)"
         )
         return [Found(path.stem, "file", source, error=message)]
     results = []

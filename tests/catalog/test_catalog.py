@@ -39,7 +39,7 @@ def test_builtins_come_first_with_their_source_and_a_version() -> None:
 
 
 def test_files_on_the_path_are_loaded_with_their_source(tmp_path) -> None:
-    first = write(tmp_path / "a", range_break=SOUND, _helpers="X = 1\n")
+    first = write(tmp_path / "a", range_break=SOUND, _shared="X = 1\n")
     second = write(tmp_path / "b", peeks_next_close=LOOKAHEAD)
     catalog = load_catalog(f"{first}:{second}")
     assert catalog.names()[22:] == ["range_break", "peeks_next_close"]
@@ -53,12 +53,12 @@ def test_files_on_the_path_are_loaded_with_their_source(tmp_path) -> None:
     assert "neither a directory nor a .py file" in single.problems[0]
 
 
-def test_a_strategy_file_can_import_its_helpers(tmp_path) -> None:
-    helper = "def window():\n    return 30\n"
-    text = SOUND.replace("default=24", "default=_helpers.window()").replace(
-        "from maestro_pipeline", "import _helpers\nfrom maestro_pipeline"
+def test_a_strategy_file_can_import_shared_code(tmp_path) -> None:
+    shared = "def window():\n    return 30\n"
+    text = SOUND.replace("default=24", "default=_shared.window()").replace(
+        "from maestro_pipeline", "import _shared\nfrom maestro_pipeline"
     )
-    directory = write(tmp_path / "s", range_break=text, _helpers=helper)
+    directory = write(tmp_path / "s", range_break=text, _shared=shared)
     assert load_catalog(str(directory)).get("range_break").defaults == {"window": 30}
 
 
