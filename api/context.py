@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.config import ApiConfig
 from api.errors import FieldError, NotMaterialized
-from maestro_pipeline.engine.registry import get_strategy, strategy_names
+from maestro_pipeline.catalog import load_catalog
 from maestro_pipeline.keys import STUDY_ASSET, WALK_FORWARD_JOB, StudyKey
 from maestro_pipeline.settings import Settings
 from maestro_pipeline.storage.lake import Lake
@@ -49,16 +49,15 @@ class ApiContext:
             key = StudyKey.from_study_id(study_id)
         except ValueError as exc:
             raise FieldError(422, location, name, str(exc)) from None
-        try:
-            get_strategy(key.strategy)
-        except KeyError:
+        catalog = load_catalog()
+        if catalog.entry(key.strategy) is None:  # a broken strategy's studies stay readable
             raise FieldError(
                 404,
                 location,
                 name,
                 f"unknown strategy {key.strategy!r} in study id {study_id!r}; "
-                f"known strategies: {', '.join(strategy_names())}",
-            ) from None
+                f"known strategies: {', '.join(catalog.names())}",
+            )
         return key
 
     def study_hint(self, key: StudyKey) -> str:

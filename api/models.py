@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from maestro_pipeline.catalog import strategy_names
 from maestro_pipeline.engine.metrics import FOLD_METRICS, METRIC_NAMES
-from maestro_pipeline.engine.registry import strategy_names
 from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
 from maestro_pipeline.storage.studies import HEADLINE_COLUMNS
 
@@ -62,13 +62,22 @@ class ParameterSpace(BaseModel):
 
 
 class StrategyInfo(BaseModel):
-    """A strategy of the catalog: its rule, default parameters and search space."""
+    """A strategy of the catalog: its rule, default parameters, search space and source."""
 
     name: str
     description: str
     defaults: dict[str, Any]
     space: dict[str, ParameterSpace]
     constraints: list[str] = Field(default_factory=list)
+    warmup: int | None = Field(
+        default=None, description="bars before the signals stop depending on the history's start"
+    )
+    version: str | None = Field(default=None, description="fingerprint of the strategy's code")
+    source_kind: Literal["builtin", "file", "package"] = "builtin"
+    source: str = Field(default="builtin", description="builtin, the file, or the package")
+    error: str | None = Field(
+        default=None, description="why the strategy cannot be loaded (file, line); null if it can"
+    )
 
 
 class Progress(BaseModel):
@@ -116,6 +125,15 @@ class StudySummary(BaseModel):
     status: Literal["pending", "running", "completed", "failed"]
     published: bool = Field(description="whether results are published")
     version: str | None = None
+    strategy_version: str | None = Field(
+        default=None, description="fingerprint of the strategy code that produced the results"
+    )
+    strategy_source: str | None = Field(default=None, description="builtin, file or package")
+    strategy_current_version: str | None = Field(
+        default=None,
+        description="the strategy's code version now; differs from strategy_version when the "
+        "code changed since the study ran",
+    )
     oos: OosMetrics | None = None
     deflated_sharpe_ratio: Number = None
     pbo: Number = Field(default=None, description="probability of backtest overfitting (CSCV)")
@@ -273,6 +291,9 @@ class _LeaderboardKeys(BaseModel):
     strategy: str
     symbol: str
     timeframe: str
+    strategy_version: str | None = Field(
+        default=None, description="fingerprint of the strategy code that produced the study"
+    )
     updated_at: datetime | None = None
 
 

@@ -42,11 +42,16 @@ def study_status(progress: Progress | None, published: bool) -> str:
 
 
 def study_summary(
-    key: StudyKey, summary: dict[str, Any] | None, progress: dict[str, Any] | None
+    key: StudyKey,
+    summary: dict[str, Any] | None,
+    progress: dict[str, Any] | None,
+    current_version: str | None = None,
 ) -> StudySummary:
-    """The list entry of a study from its published summary and live progress (either may lack)."""
+    """The list entry of a study from its published summary and live progress (either may
+    lack); ``current_version`` is the strategy's code version now."""
     live = progress_model(key, progress)
     base: dict[str, Any] = {
+        "strategy_current_version": current_version,
         "study_id": key.study_id,
         "strategy": key.strategy,
         "symbol": key.symbol,
@@ -59,6 +64,8 @@ def study_summary(
         oos = summary.get("oos", summary)
         base.update(
             version=summary.get("version"),
+            strategy_version=summary.get("strategy_version"),
+            strategy_source=summary.get("strategy_source"),
             oos=OosMetrics.model_validate(
                 {k: finite_or_none(v) for k, v in oos.items() if isinstance(v, int | float | None)}
             ),
@@ -108,9 +115,10 @@ def study_detail(
     summary: dict[str, Any],
     folds: pl.DataFrame,
     progress: dict[str, Any] | None,
+    current_version: str | None = None,
 ) -> StudyDetail:
     """A published study with its folds and overfitting diagnostics."""
-    head = study_summary(key, summary, progress)
+    head = study_summary(key, summary, progress, current_version)
     return StudyDetail(
         **head.model_dump(),
         folds=[_fold(row) for row in folds.sort("fold").iter_rows(named=True)],

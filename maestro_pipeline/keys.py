@@ -24,6 +24,8 @@ WALK_FORWARD_JOB = "walk_forward_job"
 LEADERBOARD_JOB = "leaderboard_job"
 GRAPH_JOBS = (MARKET_DATA_JOB, WALK_FORWARD_JOB, LEADERBOARD_JOB)  # upstream first
 STUDY_ASSET = "walk_forward_study"
+STRATEGY_CODE_ASSET = "strategy_code"
+BIAS_CHECK = "strategy_passes_bias_checks"
 
 SYMBOL_DIM = "symbol"
 MONTH_DIM = "month"

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.context import Context
 from api.models import Health
-from maestro_pipeline.engine.registry import strategy_names
+from maestro_pipeline.catalog import strategy_names
 
 router = APIRouter(tags=["health"])
 

@@ -23,6 +23,7 @@ from api.models import (
     Trades,
 )
 from api.study_views import equity_view, study_detail, study_summary, trades_view
+from maestro_pipeline.catalog import load_catalog
 from maestro_pipeline.keys import StudyKey
 
 router = APIRouter(prefix="/optimization", tags=["optimization"])
@@ -64,12 +65,15 @@ def list_studies(ctx: Context) -> StudyList:
         {*ctx.studies.published_keys(), *ctx.studies.progress_keys()}, key=lambda k: k.study_id
     )
     studies = []
+    catalog = load_catalog()
     for key in keys:
         try:
             summary = ctx.studies.read_summary(key)
         except FileNotFoundError:
             summary = None
-        studies.append(study_summary(key, summary, ctx.studies.read_progress(key)))
+        entry = catalog.entry(key.strategy)
+        version = entry.version if entry is not None else None
+        studies.append(study_summary(key, summary, ctx.studies.read_progress(key), version))
     return StudyList(count=len(studies), studies=studies)
 
 
@@ -88,7 +92,9 @@ def get_study(
     folds = _frame(ctx, key, "folds")
     if result_schema == "v1":
         return legacy_study(key, summary, folds, _frame(ctx, key, "trades"))
-    return study_detail(key, summary, folds, ctx.studies.read_progress(key))
+    entry = load_catalog().entry(key.strategy)
+    version = entry.version if entry is not None else None
+    return study_detail(key, summary, folds, ctx.studies.read_progress(key), version)
 
 
 @router.get("/{tid}/trades", responses=NOT_FOUND)

@@ -13,7 +13,7 @@ from api.config import ApiConfig
 from api.context import ApiContext, Context, WriteAccess
 from api.errors import FieldError
 from api.models import StudyRequest, StudySubmitted
-from maestro_pipeline.engine.registry import strategy_names
+from maestro_pipeline.catalog import load_catalog
 from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.engine.walk_forward.config import setting_infos
 from maestro_pipeline.keys import (
@@ -44,12 +44,18 @@ class DagsterUnavailable(HTTPException):
 
 def _checked_request(ctx: ApiContext, request: StudyRequest) -> StudyKey:  # type: ignore[valid-type]
     """The study key, when the Dagster code location has this partition; 422 naming the field."""
-    if request.strategy not in strategy_names():
+    catalog = load_catalog()
+    entry = catalog.entry(request.strategy)
+    if entry is None:
         raise FieldError(
             422,
             "body",
             "strategy",
-            f"unknown strategy {request.strategy!r}; known: {', '.join(strategy_names())}",
+            f"unknown strategy {request.strategy!r}; known: {', '.join(catalog.names())}",
+        )
+    if entry.strategy is None:
+        raise FieldError(
+            422, "body", "strategy", f"strategy {request.strategy!r} cannot run: {entry.error}"
         )
     try:
         symbol = slug_symbol(symbol_slug(request.symbol))

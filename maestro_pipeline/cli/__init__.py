@@ -13,6 +13,7 @@ app = typer.Typer(
 
 # Each command module registers its commands on ``app`` when imported.
 from maestro_pipeline.cli import backtest as _backtest  # noqa: E402,F401
+from maestro_pipeline.cli import check as _check  # noqa: E402,F401
 from maestro_pipeline.cli import data as _data  # noqa: E402,F401
 from maestro_pipeline.cli import pipeline as _pipeline  # noqa: E402,F401
 from maestro_pipeline.cli import serve as _serve  # noqa: E402,F401

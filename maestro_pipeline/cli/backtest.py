@@ -83,11 +83,11 @@ def backtest_command(
     from rich.console import Console
     from rich.table import Table
 
+    from maestro_pipeline.catalog import get_strategy
     from maestro_pipeline.cli.inputs import load_bars
     from maestro_pipeline.engine.backtest import BacktestSettings, SettingsError, run_backtest
     from maestro_pipeline.engine.metrics import finite_or_none
-    from maestro_pipeline.engine.registry import get_strategy
-    from maestro_pipeline.engine.strategy import ParameterError
+    from maestro_pipeline.engine.strategy import ParameterError, StrategyError
 
     try:
         strategy = get_strategy(strategy_name)
@@ -113,7 +113,11 @@ def backtest_command(
     bars = load_bars(data, symbol, timeframe)
     if bars.height < 2:
         raise typer.BadParameter("need at least two bars to backtest", param_hint="--data")
-    result = run_backtest(bars, strategy, checked, settings)
+    try:
+        result = run_backtest(bars, strategy, checked, settings)
+    except StrategyError as exc:
+        Console(stderr=True).print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(1) from None
 
     if trades_out is not None:
         _write_frame(result.trades, trades_out)

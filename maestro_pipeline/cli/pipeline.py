@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from maestro_pipeline.cli import app
-from maestro_pipeline.keys import GRAPH_JOBS, MARKET_DATA_JOB, month_of_partition
+from maestro_pipeline.keys import GRAPH_JOBS, MARKET_DATA_JOB, WALK_FORWARD_JOB, month_of_partition
 
 # Partitions per run: market data is milliseconds per partition, so all of it runs at once; a
 # study takes seconds, so studies go in batches that spread over the worker processes.
@@ -71,6 +71,11 @@ def materialize_command(
     # Create the instance's databases here, before workers race to migrate them.
     with DagsterInstance.get() as instance:
         instance.get_runs(limit=1)
+        if WALK_FORWARD_JOB in jobs:
+            from maestro_pipeline.defs.strategies import record_strategy_versions
+
+            # Studies record the code version they ran on as their input: record it first.
+            record_strategy_versions(instance)
     # Spawned workers: forking a process that already runs Dagster's threads is unsafe.
     pool = (
         ProcessPoolExecutor(

@@ -59,8 +59,8 @@ def walk_forward_command(
         TimeElapsedColumn,
     )
 
+    from maestro_pipeline.catalog import get_strategy
     from maestro_pipeline.cli.inputs import load_bars
-    from maestro_pipeline.engine.registry import get_strategy
     from maestro_pipeline.engine.walk_forward.runner import WalkForwardProgress
     from maestro_pipeline.optimization.runs import run_study
     from maestro_pipeline.optimization.storages import is_shared_storage, optuna_storage
@@ -164,6 +164,7 @@ def _payload(result: Any, data: Path | None, symbol: str | None, timeframe: str)
     return json_safe(
         {
             "strategy": summary["strategy"],
+            "strategy_version": summary.get("strategy_version"),
             "source": str(data) if data is not None else symbol,
             "timeframe": timeframe,
             "config": summary["config"],
@@ -203,7 +204,8 @@ def _print_report(payload: dict) -> None:
     console = Console()
     names = list(payload["param_stability"])
     table = Table(
-        title=f"{payload['strategy']} walk-forward on {payload['source']}",
+        title=f"{payload['strategy']} (version {payload['strategy_version']}) walk-forward on "
+        f"{payload['source']}",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,

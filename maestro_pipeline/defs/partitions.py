@@ -11,7 +11,7 @@ from datetime import date
 
 import dagster as dg
 
-from maestro_pipeline.engine.registry import strategy_names
+from maestro_pipeline.catalog import load_catalog
 from maestro_pipeline.keys import (
     MONTH_DIM,
     SERIES_DIM,
@@ -37,20 +37,29 @@ def build_market_data_partitions(settings: Settings) -> dg.MultiPartitionsDefini
     return dg.MultiPartitionsDefinition({SYMBOL_DIM: symbols, MONTH_DIM: months})
 
 
-def build_study_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
-    """strategy (every registered strategy) x series (symbol@timeframe)."""
+def build_strategy_partitions() -> dg.StaticPartitionsDefinition:
+    """Every strategy of the catalog that loads: built-ins, packages, MAESTRO_STRATEGY_PATH.
+
+    Read when the code location loads, so new strategy files appear after a reload; a
+    partition's key is the strategy's name, so existing studies keep their history.
+    """
+    return dg.StaticPartitionsDefinition(load_catalog().names())
+
+
+def build_study_partitions(
+    settings: Settings, strategies: dg.StaticPartitionsDefinition
+) -> dg.MultiPartitionsDefinition:
+    """strategy x series (symbol@timeframe)."""
     series = [series_key(s, tf) for s in settings.symbols for tf in settings.study_timeframes]
     return dg.MultiPartitionsDefinition(
-        {
-            STRATEGY_DIM: dg.StaticPartitionsDefinition(strategy_names()),
-            SERIES_DIM: dg.StaticPartitionsDefinition(series),
-        }
+        {STRATEGY_DIM: strategies, SERIES_DIM: dg.StaticPartitionsDefinition(series)}
     )
 
 
 _settings = load_settings()
 market_data_partitions = build_market_data_partitions(_settings)
-study_partitions = build_study_partitions(_settings)
+strategy_partitions = build_strategy_partitions()
+study_partitions = build_study_partitions(_settings, strategy_partitions)
 
 
 def study_key(partition_key: str | dg.MultiPartitionKey) -> StudyKey:

@@ -1,13 +1,16 @@
 """Walk-forward optimization studies: one Optuna-driven study per strategy x symbol x timeframe."""
 
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import dagster as dg
 from pydantic import Field, create_model
 
+from maestro_pipeline.catalog import load_catalog
 from maestro_pipeline.defs.market_data import bars
 from maestro_pipeline.defs.metadata import folds_markdown
 from maestro_pipeline.defs.partitions import study_key, study_partitions
@@ -17,9 +20,10 @@ from maestro_pipeline.defs.resources import (
     OptunaResource,
     WarehouseResource,
 )
+from maestro_pipeline.defs.strategies import strategy_code
 from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
-from maestro_pipeline.keys import STUDY_ASSET, StudyKey
+from maestro_pipeline.keys import BIAS_CHECK, STRATEGY_DIM, STUDY_ASSET, StudyKey
 from maestro_pipeline.settings import load_settings
 from maestro_pipeline.storage.studies import (
     StudyStore,
@@ -86,6 +90,11 @@ def _progress_writer(
     return publish
 
 
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)  # the mapping is marked beta
+    _BY_STRATEGY = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=STRATEGY_DIM)
+
+
 @dg.asset(
     name=STUDY_ASSET,
     partitions_def=study_partitions,
@@ -94,9 +103,22 @@ def _progress_writer(
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=11),
     group_name=GROUP,
     kinds={"optuna", "vectorbt", "parquet"},
-    # A study reads the whole history of its symbol, so it depends on every month of bars.
-    deps=[dg.AssetDep(bars, partition_mapping=dg.AllPartitionMapping())],
-    check_specs=[dg.AssetCheckSpec("oos_equity_covers_every_fold", asset=STUDY_ASSET)],
+    deps=[
+        # A study reads the whole history of its symbol, so it depends on every month of bars.
+        dg.AssetDep(bars, partition_mapping=dg.AllPartitionMapping()),
+        # ...and on its strategy's code: a new code version marks the strategy's studies stale.
+        dg.AssetDep(strategy_code, partition_mapping=_BY_STRATEGY),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("oos_equity_covers_every_fold", asset=STUDY_ASSET),
+        dg.AssetCheckSpec(
+            BIAS_CHECK,
+            asset=STUDY_ASSET,
+            blocking=True,
+            description="Before the study runs: no lookahead, a stable warm-up, sound signals "
+            "(maestro check); a failure stops the study and everything downstream.",
+        ),
+    ],
 )
 def walk_forward_study(
     context: dg.AssetExecutionContext,
@@ -105,7 +127,7 @@ def walk_forward_study(
     lake: LakeResource,
     warehouse: WarehouseResource,
     optuna: OptunaResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     """Walk-forward optimization of one strategy on one symbol and timeframe (Optuna per fold)."""
     overrides = {
         name: value.value if isinstance(value, Enum) else value
@@ -113,15 +135,25 @@ def walk_forward_study(
         if value is not None
     }
     study_config = load_settings().study_config(**overrides)
+    market = market_data.resolve()
+    catalog = load_catalog()
+    # Every study of the run passes its bias checks before any of them runs (blocking).
+    prepared = [_prepare(context, p, catalog, market, lake) for p in context.partition_keys]
+    check, failures = _bias_checks(context, prepared, lake.studies)
+    yield check
+    if failures:
+        raise dg.Failure(
+            description="the bias checks failed, no study of the run runs: "
+            + "; ".join(f"{p}: {m}" for p, m in failures.items())
+        )
     uncovered: dict[str, dict[str, int]] = {}
-    for partition in context.partition_keys:
-        metadata, coverage = _study(context, partition, study_config, market_data, lake,
-                                    warehouse, optuna)  # fmt: skip
-        context.add_asset_metadata(metadata, partition_key=partition)
+    for study in prepared:
+        metadata, coverage = _study(context, study, study_config, market, lake, warehouse, optuna)
+        context.add_asset_metadata(metadata, partition_key=study.partition)
         if coverage["folds"] != coverage["folds_in_equity"] or not coverage["equity_rows"]:
-            uncovered[partition] = coverage
-    n = len(context.partition_keys)
-    return dg.MaterializeResult(
+            uncovered[study.partition] = coverage
+    n = len(prepared)
+    yield dg.MaterializeResult(
         check_results=[
             dg.AssetCheckResult(
                 check_name="oos_equity_covers_every_fold",
@@ -132,31 +164,116 @@ def walk_forward_study(
     )
 
 
+@dataclass
+class _Prepared:
+    """A study of the run with its strategy, the strategy's source and its bars."""
+
+    partition: str
+    key: StudyKey
+    strategy: Any
+    source: str
+    bars: Any
+    report: Any = None
+
+
+def _prepare(
+    context: dg.AssetExecutionContext, partition: str, catalog: Any, market: Any, lake: Any
+) -> _Prepared:
+    from maestro_pipeline.catalog import BrokenStrategyError, UnknownStrategyError
+
+    key = study_key(partition)
+    try:
+        strategy = catalog.get(key.strategy)
+    except (UnknownStrategyError, BrokenStrategyError) as exc:
+        lake.studies.write_progress(
+            key, {"status": "failed", "run_id": context.run.run_id, "error": str(exc)[:500]}
+        )
+        raise dg.Failure(description=str(exc)) from None
+    source = catalog.entry(key.strategy).source  # type: ignore[union-attr]
+    bar_frame = lake.lake.read_bars(market.lake_exchange, key.symbol, key.timeframe)
+    return _Prepared(partition, key, strategy, source, bar_frame)
+
+
+def _bias_checks(
+    context: dg.AssetExecutionContext, studies: list[_Prepared], store: StudyStore
+) -> tuple[dg.AssetCheckResult, dict[str, str]]:
+    """One check result over the run's studies, and the failures by partition (any failure
+    stops them all: a study never runs on a strategy with lookahead or an unstable warm-up)."""
+    from maestro_pipeline.engine.bias import MIN_BARS, check_strategy
+    from maestro_pipeline.engine.strategy import OHLCV
+
+    run_id = context.run.run_id
+    failures: dict[str, str] = {}
+    metadata: dict[str, Any] = {"studies_checked": len(studies)}
+    for study in studies:
+        ohlcv = OHLCV.from_bars(study.bars)
+        if len(ohlcv) < MIN_BARS:
+            failures[study.partition] = f"{len(ohlcv)} bars: the bias checks need {MIN_BARS}"
+            continue
+        report = check_strategy(ohlcv, study.strategy)
+        study.report = report
+        failed = report.failures()
+        if failed:
+            failures[study.partition] = "; ".join(
+                f"{c.name} check failed: {c.summary}" for c in failed
+            )
+            if failed[0].finding is not None and "first_offending_bar" not in metadata:
+                metadata["first_offending_bar"] = dg.MetadataValue.json(
+                    {
+                        "study": study.key.study_id,
+                        "check": failed[0].name,
+                        **vars(failed[0].finding),
+                    }
+                )
+    if len(studies) == 1 and studies[0].report is not None:
+        report = studies[0].report
+        metadata.update(
+            strategy_version=report.version,
+            bars=report.n_bars,
+            parameter_sets=dg.MetadataValue.json(report.param_sets),
+            **{c.name: ("passed: " if c.passed else "FAILED: ") + c.summary for c in report.checks},
+        )
+    metadata["failures"] = dg.MetadataValue.json(failures)
+    if failures:
+        for study in studies:
+            message = failures.get(study.partition, "another study of the run failed its checks")
+            store.write_progress(
+                study.key, {"status": "failed", "run_id": run_id, "error": message[:500]}
+            )
+    result = dg.AssetCheckResult(
+        check_name=BIAS_CHECK,
+        passed=not failures,
+        metadata=metadata,
+        description="; ".join(f"{p}: {m}" for p, m in failures.items()) or None,
+    )
+    return result, failures
+
+
 def _study(
     context: dg.AssetExecutionContext,
-    partition: str,
+    study: _Prepared,
     study_config: Any,
-    market_data: MarketDataResource,
+    market: Any,
     lake: LakeResource,
     warehouse: WarehouseResource,
     optuna: OptunaResource,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """Run, publish and store one study; its metadata and how its equity covers the folds."""
-    from maestro_pipeline.engine.registry import get_strategy
     from maestro_pipeline.optimization.runs import run_study
     from maestro_pipeline.optimization.storages import is_shared_storage
 
-    key = study_key(partition)
-    market = market_data.resolve()
-    bar_frame = lake.lake.read_bars(market.lake_exchange, key.symbol, key.timeframe)
-    context.log.info(f"{key.study_id}: {bar_frame.height} bars, {study_config.as_dict()}")
+    key, strategy, source, bar_frame = study.key, study.strategy, study.source, study.bars
     store = lake.studies
     run_id = context.run.run_id
+    context.log.info(
+        f"{key.study_id}: strategy version {strategy.code_version} ({source}), "
+        f"{bar_frame.height} bars, {study_config.as_dict()}"
+    )
     store.write_progress(key, {"status": "running", "run_id": run_id, "fold": 0})
     try:
         result = run_study(
             bar_frame,
-            get_strategy(key.strategy),
+            strategy,
             study_config,
             storage=optuna.url,
             exclusive=not is_shared_storage(optuna.url),
@@ -172,6 +289,7 @@ def _study(
     except BaseException as exc:
         store.write_progress(key, {"status": "failed", "run_id": run_id, "error": str(exc)[:500]})
         raise
+    result.summary["strategy_source"] = source
     frames = {
         "folds": result.folds,
         "equity": result.equity,
@@ -197,6 +315,8 @@ def _study(
     fold_ids = set(result.folds.get_column("fold").to_list())
     covered = set(result.equity.get_column("fold").unique().to_list())
     metadata = {
+        "strategy_version": strategy.code_version,
+        "strategy_source": source,
         "oos_sharpe_ratio": finite_or_none(oos.get("sharpe_ratio")),
         "oos_total_return": finite_or_none(oos.get("total_return")),
         "oos_max_drawdown": finite_or_none(oos.get("max_drawdown")),
@@ -204,6 +324,7 @@ def _study(
         "deflated_sharpe_ratio": finite_or_none(summary.get("deflated_sharpe_ratio")),
         "pbo": finite_or_none(summary.get("pbo")),
         "wf_efficiency": finite_or_none(summary.get("wf_efficiency")),
+        "verdict": str(summary.get("verdict")),
         "n_trials_total": int(summary.get("n_trials_total") or 0),
         "timings_seconds": dg.MetadataValue.json(summary.get("timings", {})),
         "param_stability": dg.MetadataValue.json(summary.get("param_stability", {})),

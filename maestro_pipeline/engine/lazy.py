@@ -20,3 +20,23 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], An
         return value
 
     return __getattr__
+
+
+class LazyModule:
+    """A module imported on first attribute access: ``np = LazyModule("numpy")``.
+
+    Strategy declarations use it for numpy and the indicators, so that reading the catalog
+    (names, rules, parameters) imports neither; the first signal computed imports both.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attribute)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"

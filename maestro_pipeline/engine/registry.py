@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from maestro_pipeline.engine.authoring import Strategy
 from maestro_pipeline.engine.strategies import ALL_STRATEGIES
-from maestro_pipeline.engine.strategy import Strategy
 
 _BY_NAME: dict[str, Strategy] = {s.name: s for s in ALL_STRATEGIES}
 if len(_BY_NAME) != len(ALL_STRATEGIES):

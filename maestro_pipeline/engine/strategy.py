@@ -1,130 +1,88 @@
-"""The strategy contract: parameters, their search space, validation and signals.
+"""Computing a strategy's signals: bars as arrays, the indicator cache, batches of parameters.
 
-A strategy is a named, documented rule that turns OHLCV bars into four boolean arrays: long
-entries, long exits, short entries and short exits. Every signal on bar ``t`` may only use
-bars ``0..t`` (the bar's close included); the backtest fills it at bar ``t + 1``'s open.
+A strategy (declared with ``engine.authoring``, whose names this module re-exports) is a
+named, documented rule that turns OHLCV bars into four boolean arrays: long entries, long
+exits, short entries and short exits. Every signal on bar ``t`` may only use bars ``0..t``
+(the bar's close included); the backtest fills it at bar ``t + 1``'s open.
 
 Signal functions work on one parameter set at a time and receive an ``IndicatorCache``, so a
 batch of many parameter sets computes each distinct indicator (say, an EMA of length 20) once.
+Whatever a signal function does wrong (raises, returns arrays of the wrong length or type,
+NaN) stops with a ``StrategyError`` naming the strategy, the file and the line.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
+
+from maestro_pipeline.engine.authoring import (
+    CategoricalParam,
+    FloatParam,
+    IntParam,
+    LessThan,
+    ParameterError,
+    ParamSpec,
+    SignalFunction,
+    SignalSet,
+    Strategy,
+    StrategyDefinitionError,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = [
+    "OHLCV",
+    "SIGNAL_NAMES",
+    "CategoricalParam",
+    "FloatParam",
+    "IndicatorCache",
+    "IntParam",
+    "LessThan",
+    "ParamSpec",
+    "ParameterError",
+    "SignalFunction",
+    "SignalSet",
+    "Signals",
+    "Strategy",
+    "StrategyDefinitionError",
+    "StrategyError",
+    "signal_arrays",
+    "strategy_signals",
+]
+
+SIGNAL_NAMES = ("long_entries", "long_exits", "short_entries", "short_exits")
 
 
-class ParameterError(ValueError):
-    """A strategy parameter is unknown, of the wrong type, outside its space or inconsistent."""
+class StrategyError(ValueError):
+    """A strategy's code failed or returned unusable signals; names the strategy and its line."""
 
-    def __init__(self, strategy: str, parameter: str, message: str) -> None:
-        self.strategy = strategy
-        self.parameter = parameter
-        super().__init__(f"{strategy}: parameter '{parameter}' {message}")
-
-
-@dataclass(frozen=True)
-class IntParam:
-    """An integer parameter in ``[low, high]`` on a grid of ``step`` (or log-uniform)."""
-
-    low: int
-    high: int
-    step: int = 1
-    log: bool = False
-
-    kind = "int"
-
-    def validate(self, strategy: str, name: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | np.integer | float):
-            raise ParameterError(strategy, name, f"must be an integer, got {value!r}")
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ParameterError(strategy, name, f"must be an integer, got {value!r}")
-            value = int(value)
-        value = int(value)
-        if not self.low <= value <= self.high:
-            raise ParameterError(
-                strategy, name, f"must be within [{self.low}, {self.high}], got {value}"
-            )
-        if not self.log and (value - self.low) % self.step:
-            raise ParameterError(
-                strategy, name, f"must be {self.low} plus a multiple of {self.step}, got {value}"
-            )
-        return value
-
-    def describe(self) -> dict[str, Any]:
-        return {"type": "int", "low": self.low, "high": self.high, "step": self.step,
-                "log": self.log}  # fmt: skip
+    def __init__(self, strategy: Strategy, message: str, line: tuple[str, int] | None = None):
+        where = line or code_location(strategy.signal_function)
+        self.strategy = strategy.name
+        self.location = where
+        located = f" ({where[0]}, line {where[1]})" if where else ""
+        super().__init__(f"strategy '{strategy.name}'{located}: {message}")
 
 
-@dataclass(frozen=True)
-class FloatParam:
-    """A real parameter in ``[low, high]``, continuous or on a grid of ``step``."""
-
-    low: float
-    high: float
-    step: float | None = None
-    log: bool = False
-
-    kind = "float"
-
-    def validate(self, strategy: str, name: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-            raise ParameterError(strategy, name, f"must be a number, got {value!r}")
-        value = float(value)
-        if not math.isfinite(value) or not self.low <= value <= self.high:
-            raise ParameterError(
-                strategy, name, f"must be within [{self.low}, {self.high}], got {value}"
-            )
-        return value
-
-    def describe(self) -> dict[str, Any]:
-        return {"type": "float", "low": self.low, "high": self.high, "step": self.step,
-                "log": self.log}  # fmt: skip
+def code_location(function: Callable[..., Any]) -> tuple[str, int] | None:
+    """(file, line) where ``function`` is defined, when Python knows it."""
+    code = getattr(function, "__code__", None)
+    return (code.co_filename, code.co_firstlineno) if code is not None else None
 
 
-@dataclass(frozen=True)
-class CategoricalParam:
-    """A parameter taking one of a fixed set of values."""
-
-    choices: tuple[Any, ...]
-
-    kind = "categorical"
-
-    def validate(self, strategy: str, name: str, value: Any) -> Any:
-        if value not in self.choices:
-            raise ParameterError(
-                strategy, name, f"must be one of {list(self.choices)}, got {value!r}"
-            )
-        return value
-
-    def describe(self) -> dict[str, Any]:
-        return {"type": "categorical", "choices": list(self.choices)}
-
-
-ParamSpec = IntParam | FloatParam | CategoricalParam
-
-
-@dataclass(frozen=True)
-class LessThan:
-    """Cross-parameter constraint ``smaller < larger`` (e.g. a fast window below a slow one)."""
-
-    smaller: str
-    larger: str
-
-    def check(self, strategy: str, params: Mapping[str, Any]) -> None:
-        if not params[self.smaller] < params[self.larger]:
-            raise ParameterError(
-                strategy,
-                self.smaller,
-                f"must be less than '{self.larger}' ({params[self.smaller]} >= "
-                f"{params[self.larger]})",
-            )
+def _raising_line(exc: BaseException, function: Callable[..., Any]) -> tuple[str, int] | None:
+    """The deepest line of ``function``'s file in the traceback (where the user's code failed)."""
+    home = code_location(function)
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if home is not None and f.filename == home[0]]
+    chosen = own[-1] if own else (frames[-1] if frames else None)
+    return (chosen.filename, chosen.lineno or 0) if chosen is not None else home
 
 
 @dataclass(frozen=True)
@@ -165,7 +123,12 @@ class OHLCV:
 
 
 class IndicatorCache:
-    """Memoizes indicator arrays by (function, arguments) within one batch of parameter sets."""
+    """The bars a signal function reads, and a memo of indicators within one batch.
+
+    ``bars.close`` (and ``timestamp``, ``open``, ``high``, ``low``, ``volume``) are the bars'
+    arrays; ``bars.get(indicator, *args)`` returns ``indicator(ohlcv, *args)``, computed once
+    per distinct ``args`` for all the parameter sets of a batch.
+    """
 
     def __init__(self, bars: OHLCV) -> None:
         self.bars = bars
@@ -178,15 +141,32 @@ class IndicatorCache:
             self._store[key] = function(self.bars, *args)
         return self._store[key]
 
+    def __len__(self) -> int:
+        return len(self.bars)
 
-@dataclass(frozen=True)
-class SignalSet:
-    """One parameter set's signals; ``None`` short sides mean 'mirror not defined'."""
+    @property
+    def timestamp(self) -> np.ndarray:
+        return self.bars.timestamp
 
-    long_entries: np.ndarray
-    long_exits: np.ndarray
-    short_entries: np.ndarray
-    short_exits: np.ndarray
+    @property
+    def open(self) -> np.ndarray:
+        return self.bars.open
+
+    @property
+    def high(self) -> np.ndarray:
+        return self.bars.high
+
+    @property
+    def low(self) -> np.ndarray:
+        return self.bars.low
+
+    @property
+    def close(self) -> np.ndarray:
+        return self.bars.close
+
+    @property
+    def volume(self) -> np.ndarray:
+        return self.bars.volume
 
 
 @dataclass(frozen=True)
@@ -212,47 +192,57 @@ class Signals:
         )
 
 
-SignalFunction = Callable[[IndicatorCache, Mapping[str, Any]], SignalSet]
+def signal_arrays(
+    strategy: Strategy, cache: IndicatorCache, params: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One validated parameter set's four signals as boolean arrays of the bars' length.
+
+    Raises:
+        StrategyError: the signal function raised, or returned something other than a
+            ``SignalSet`` of one boolean (or 0/1) value per bar, or NaN.
+    """
+    try:
+        result = strategy.signal_function(cache, params)
+    except Exception as exc:
+        raise StrategyError(
+            strategy,
+            f"the signal function raised {type(exc).__name__}: {exc}",
+            _raising_line(exc, strategy.signal_function),
+        ) from exc
+    if not isinstance(result, SignalSet):
+        raise StrategyError(
+            strategy,
+            f"the signal function must return a SignalSet, got {type(result).__name__}",
+        )
+    n = len(cache.bars)
+    return tuple(  # type: ignore[return-value]
+        _signal_array(strategy, name, getattr(result, name), n) for name in SIGNAL_NAMES
+    )
 
 
-@dataclass(frozen=True)
-class Strategy:
-    """A named trading rule with its parameter space and vectorized signal function."""
-
-    name: str
-    description: str
-    defaults: Mapping[str, Any]
-    space: Mapping[str, ParamSpec]
-    signal_function: SignalFunction
-    constraints: Sequence[LessThan] = field(default_factory=tuple)
-
-    def validate(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Defaults overlaid with ``params``, checked against the space and constraints.
-
-        Raises ``ParameterError`` naming the offending parameter.
-        """
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(self.space))
-        if unknown:
-            raise ParameterError(
-                self.name, unknown[0], f"is not a parameter (known: {', '.join(self.space)})"
-            )
-        merged = {**self.defaults, **params}
-        checked = {name: spec.validate(self.name, name, merged[name])
-                   for name, spec in self.space.items()}  # fmt: skip
-        for constraint in self.constraints:
-            constraint.check(self.name, checked)
-        return checked
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-friendly catalog entry."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "defaults": dict(self.defaults),
-            "space": {name: spec.describe() for name, spec in self.space.items()},
-            "constraints": [f"{c.smaller} < {c.larger}" for c in self.constraints],
-        }
+def _signal_array(strategy: Strategy, name: str, value: Any, n: int) -> np.ndarray:
+    if value is None:
+        return np.zeros(n, dtype=np.bool_)
+    array = np.asarray(value)
+    if array.shape != (n,):
+        raise StrategyError(
+            strategy, f"{name} has shape {array.shape}, expected ({n},): one value per bar"
+        )
+    if array.dtype == np.bool_:
+        return array
+    if array.dtype.kind not in "iuf":
+        raise StrategyError(strategy, f"{name} holds {array.dtype} values, expected booleans")
+    if array.dtype.kind == "f" and np.isnan(array).any():
+        first = int(np.flatnonzero(np.isnan(array))[0])
+        raise StrategyError(
+            strategy, f"{name} is NaN at bar {first}: signals must be true or false"
+        )
+    if not np.isin(array, (0, 1)).all():
+        first = int(np.flatnonzero(~np.isin(array, (0, 1)))[0])
+        raise StrategyError(
+            strategy, f"{name} holds {array[first]!r} at bar {first}, expected booleans (or 0/1)"
+        )
+    return array != 0
 
 
 def strategy_signals(
@@ -270,6 +260,10 @@ def strategy_signals(
 
     Pass the same ``cache`` (``IndicatorCache(OHLCV.from_bars(bars))``) to successive calls
     on the same bars, e.g. successive trial batches of one study, to reuse indicators.
+
+    Raises:
+        ParameterError: a parameter set is invalid (naming the parameter).
+        StrategyError: the strategy's code failed (naming the strategy, file and line).
     """
     ohlcv = OHLCV.from_bars(bars)
     if cache is not None and cache.bars is not ohlcv:
@@ -282,13 +276,7 @@ def strategy_signals(
     out = [np.zeros(shape, dtype=np.bool_) for _ in range(4)]
     cache = cache or IndicatorCache(ohlcv)
     for j, params in enumerate(checked):
-        result = strategy.signal_function(cache, params)
-        le, lx, se, sx = (
-            np.asarray(result.long_entries, dtype=np.bool_),
-            np.asarray(result.long_exits, dtype=np.bool_),
-            np.asarray(result.short_entries, dtype=np.bool_),
-            np.asarray(result.short_exits, dtype=np.bool_),
-        )
+        le, lx, se, sx = signal_arrays(strategy, cache, params)
         out[0][:, j] = le
         out[1][:, j] = lx & ~le
         out[2][:, j] = se

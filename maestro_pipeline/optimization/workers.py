@@ -21,7 +21,7 @@ from typing import Any
 import optuna
 import polars as pl
 
-from maestro_pipeline.engine.registry import get_strategy
+from maestro_pipeline.catalog import get_strategy
 from maestro_pipeline.engine.strategy import OHLCV
 from maestro_pipeline.engine.walk_forward.batched import (
     BatchProgress,
@@ -49,6 +49,7 @@ class FoldStudySpec:
     n_folds: int
     data_fingerprint: str
     source: dict[str, Any]
+    strategy_version: str | None = None
 
     @classmethod
     def from_attrs(cls, study_name: str, attrs: Mapping[str, Any]) -> FoldStudySpec:
@@ -60,6 +61,7 @@ class FoldStudySpec:
             n_folds=int(attrs["n_folds"]),
             data_fingerprint=str(attrs["data_fingerprint"]),
             source=dict(attrs.get("source") or {}),
+            strategy_version=attrs.get("strategy_version"),
         )
 
 
@@ -109,7 +111,9 @@ def work_on_fold_study(
             is finished and told first).
 
     Raises:
-        ValueError: the bars are not the study's bars.
+        ValueError: the bars are not the study's bars, or this process loads another version
+            of the strategy's code than the study was made with.
+        KeyError: the strategy is unknown or broken here.
         stopping.WorkerStopped: ``should_stop`` said so.
     """
     ohlcv = OHLCV.from_bars(bars)
@@ -120,6 +124,12 @@ def work_on_fold_study(
             f"these bars are {found}"
         )
     strategy = get_strategy(spec.strategy)
+    if spec.strategy_version and strategy.code_version != spec.strategy_version:
+        raise ValueError(
+            f"study {spec.study_name!r} was made with version {spec.strategy_version} of "
+            f"strategy '{spec.strategy}', this worker loads version {strategy.code_version}: "
+            "give it the same strategy code (MAESTRO_STRATEGY_PATH)"
+        )
     config = spec.config
     window = study_windows(ohlcv, config)[spec.fold]
     objective = window_objective(ohlcv, strategy, config, window)

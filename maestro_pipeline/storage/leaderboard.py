@@ -10,7 +10,9 @@ from maestro_pipeline.engine.metrics import METRIC_DISPLAY
 from maestro_pipeline.storage.studies import HEADLINE_COLUMNS, StudyStore, headline_figures
 
 RANK_BY = "oos_sharpe_ratio"
-KEY_COLUMNS = ("study_id", "strategy", "symbol", "timeframe")
+# strategy_version: the fingerprint of the strategy code that produced each row, so results of
+# edited code are never taken for the current code's.
+KEY_COLUMNS = ("study_id", "strategy", "symbol", "timeframe", "strategy_version")
 LEADERBOARD_SCHEMA: dict[str, pl.DataType] = {
     **{name: pl.String() for name in KEY_COLUMNS},
     **{name: pl.Float64() for name in HEADLINE_COLUMNS},
@@ -35,6 +37,7 @@ def build_leaderboard(studies: StudyStore) -> pl.DataFrame:
                 "strategy": key.strategy,
                 "symbol": key.symbol,
                 "timeframe": key.timeframe,
+                "strategy_version": summary.get("strategy_version"),
                 **headline_figures(summary),
             }
         )

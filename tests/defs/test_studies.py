@@ -75,7 +75,10 @@ def test_study_publishes_results_and_metadata(studied):
         assert name in meta
     assert "| fold |" in meta["folds"].value
     checks = run.get_asset_check_evaluations()
-    assert [c.passed for c in checks] == [True]
+    assert {c.check_name: c.passed for c in checks} == {
+        "oos_equity_covers_every_fold": True,
+        "strategy_passes_bias_checks": True,
+    }
     progress = store.read_progress(key)
     assert progress["status"] == "completed" and progress["run_id"] == run.run_id
     rows = _study_rows(settings)

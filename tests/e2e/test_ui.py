@@ -90,11 +90,16 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def base_url(data_dir: Path):
-    """The API (and the built UI at /) on a free port over the materialized data."""
+def base_url(data_dir: Path, tmp_path_factory):
+    """The API (and the built UI at /) on a free port over the materialized data, with a
+    user strategy folder holding a sound and a broken strategy."""
+    from tests.support.strategy_files import SOUND, SYNTAX_ERROR, write
+
+    strategies = write(tmp_path_factory.mktemp("strategies"), mine=SOUND, broken=SYNTAX_ERROR)
     port = _free_port()
     env = {
         **os.environ,
+        "MAESTRO_STRATEGY_PATH": str(strategies),
         "MAESTRO_DATA_DIR": str(data_dir),
         # Nothing listens there: POST /optimization answers 503.
         "MAESTRO_DAGSTER_URL": f"http://127.0.0.1:{_free_port()}",
@@ -190,6 +195,8 @@ def test_study_page_draws_candles_markers_and_equity(page, base_url):
     assert _drawn(page, '[data-testid="price-chart"]')
     assert _drawn(page, '[data-testid="equity-chart"]')
     assert page.locator('[data-testid="folds-table"] tbody tr').count() == TINY["n_splits"]
+    version = page.locator('[data-testid="strategy-version"] code').inner_text()
+    assert len(version) == 12 and int(version, 16) >= 0
     page.locator('[data-testid="importances"]').wait_for()
     href = page.locator('[data-testid="report-link"]').get_attribute("href")
     with urllib.request.urlopen(f"{base_url}{href}") as res:
@@ -234,3 +241,18 @@ def test_submit_shows_the_api_error(page, base_url):
     status.wait_for()
     assert status.inner_text() == "completed"
     page.screenshot(path=ARTIFACTS / "submit.png", full_page=True)
+
+
+def test_submit_lists_user_strategies_and_the_broken_one_with_its_error(page, base_url):
+    page.goto(f"{base_url}/#/submit")
+    page.locator('[data-testid="submit-form"]').wait_for()
+    page.locator('[data-testid="broken-strategy"]').wait_for()
+    select = page.locator('select[name="strategy"]')
+    assert select.locator('option[value="range_break"]').is_enabled()
+    broken = select.locator('option[value="broken_syntax"]')
+    assert broken.is_disabled() and broken.inner_text() == "broken_syntax (broken)"
+    notice = page.locator('[data-testid="broken-strategy"]').inner_text()
+    assert "broken_syntax" in notice and "broken.py, line" in notice and "SyntaxError" in notice
+    select.select_option("range_break")
+    assert "range_break" in page.locator('[data-testid="strategy-rule"]').inner_text()
+    page.screenshot(path=ARTIFACTS / "submit_user_strategies.png", full_page=True)

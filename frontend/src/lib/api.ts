@@ -28,6 +28,12 @@ export interface StrategyInfo {
   description: string;
   defaults: Record<string, unknown>;
   space: Record<string, ParameterSpace>;
+  warmup?: number | null;
+  version?: string | null;
+  source_kind?: "builtin" | "file" | "package";
+  source?: string;
+  /** Why the strategy cannot be loaded (file, line); null when it loads. */
+  error?: string | null;
 }
 
 /** A leaderboard row: the study's keys plus one figure per column of `Meta.leaderboard_columns`. */
@@ -108,6 +114,11 @@ export interface StudyDetail {
   status: Progress["status"];
   published: boolean;
   version: string | null;
+  /** Fingerprint of the strategy code that produced the results. */
+  strategy_version?: string | null;
+  strategy_source?: string | null;
+  /** The strategy's code version now (differs when it was edited since). */
+  strategy_current_version?: string | null;
   oos: Metrics | null;
   deflated_sharpe_ratio: Num;
   pbo: Num;

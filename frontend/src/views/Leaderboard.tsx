@@ -12,6 +12,8 @@ const KEY_COLS: Col[] = [
   { key: "strategy", label: "strategy", format: "text", num: false },
   { key: "symbol", label: "symbol", format: "text", num: false },
   { key: "timeframe", label: "tf", format: "text", num: false },
+  // The fingerprint of the strategy code each row was produced with.
+  { key: "strategy_version", label: "code", format: "text", num: false },
 ];
 
 export function leaderboardColumns(figures: Column[]): Col[] {

@@ -127,6 +127,13 @@ export function StudyView({ id }: { id: string }) {
           <a href={routeHash({ view: "submit", study: id })}>Progress</a>
         </div>
       </header>
+      <p className="muted" data-testid="strategy-version">
+        strategy code version <code>{s.strategy_version ?? "unrecorded"}</code>
+        {s.strategy_source && s.strategy_source !== "builtin" ? ` (${s.strategy_source})` : ""}
+        {s.strategy_version && s.strategy_current_version && s.strategy_version !== s.strategy_current_version
+          ? ` — the strategy's code has changed since (now ${s.strategy_current_version}): re-run the study`
+          : ""}
+      </p>
       <dl className="kpis">
         <div><dt>OOS Sharpe</dt><dd>{fmtNum(s.oos?.sharpe_ratio)}</dd></div>
         <div><dt>OOS return</dt><dd>{fmtPct(s.oos?.total_return)}</dd></div>

@@ -109,7 +109,11 @@ export function SubmitView({ study, run }: { study?: string; run?: string }) {
         <label>
           strategy
           <select value={form.strategy} onChange={set("strategy")} name="strategy">
-            {(strategies.data ?? [{ name: form.strategy }]).map((s) => <option key={s.name}>{s.name}</option>)}
+            {(strategies.data ?? [{ name: form.strategy, error: null }]).map((s) => (
+              <option key={`${s.name}|${s.error ?? ""}`} value={s.name} disabled={!!s.error} title={s.error ?? undefined}>
+                {s.error ? `${s.name} (broken)` : s.name}
+              </option>
+            ))}
           </select>
         </label>
         <label>
@@ -140,6 +144,20 @@ export function SubmitView({ study, run }: { study?: string; run?: string }) {
         </a>
       </form>
       {strategies.isError && <ErrorState title="Strategies unavailable" error={strategies.error} />}
+      {(strategies.data ?? []).filter((s) => s.error).map((s) => (
+        <p className="muted" key={`broken-${s.name}-${s.source}`} data-testid="broken-strategy">
+          <strong>{s.name}</strong> cannot be loaded: {s.error}
+        </p>
+      ))}
+      {(() => {
+        const chosen = strategies.data?.find((s) => s.name === form.strategy && !s.error);
+        return chosen ? (
+          <p className="muted" data-testid="strategy-rule">
+            <strong>{chosen.name}</strong>
+            {chosen.source && chosen.source !== "builtin" ? ` (${chosen.source})` : ""}: {chosen.description}
+          </p>
+        ) : null;
+      })()}
       {submit.isError && (
         <div data-testid="submit-error">
           <ErrorState title="The API refused the run" error={submit.error} />

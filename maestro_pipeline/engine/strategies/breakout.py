@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from maestro_pipeline.engine import indicators as ind
-from maestro_pipeline.engine.strategies import features as ft
-from maestro_pipeline.engine.strategy import (
+from maestro_pipeline.engine.authoring import (
     FloatParam,
-    IndicatorCache,
     IntParam,
     LessThan,
     SignalSet,
     Strategy,
 )
+from maestro_pipeline.engine.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from maestro_pipeline.engine.strategy import IndicatorCache
+
+# Imported when the first signal is computed: the catalog itself needs none of them.
+np = LazyModule("numpy")
+ind = LazyModule("maestro_pipeline.engine.indicators")
+ft = LazyModule("maestro_pipeline.engine.strategies.features")
 
 
 def _channel_breakout(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
@@ -31,13 +35,15 @@ def _channel_breakout(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
 CHANNEL_BREAKOUT = Strategy(
     name="channel_breakout",
     description=(
-        "Price-channel stop-and-reverse. The channel is the highest high and lowest low of the "
-        "`window` bars before the current one; a close above the channel goes long, a close "
-        "below it exits the long (and goes short when shorts are allowed)."
+        "Price-channel stop-and-reverse. The channel is the highest high and the lowest low of "
+        "the `window` bars before the current one (the current bar excluded). Long entry on "
+        "every bar whose close is strictly above the channel's high; long exit on every bar "
+        "whose close is strictly below its low. Shorts enter on the long exit's bars and cover "
+        "on the long entry's bars."
     ),
-    defaults={"window": 20},
-    space={"window": IntParam(5, 200)},
+    parameters={"window": IntParam(5, 200, default=20)},
     signal_function=_channel_breakout,
+    warmup=lambda p: p["window"] + 1,
 )
 
 
@@ -55,15 +61,21 @@ def _donchian_turtle(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
 DONCHIAN_TURTLE = Strategy(
     name="donchian_turtle",
     description=(
-        "Turtle-style Donchian breakout. Long when the close exceeds the highest high of the "
-        "previous `entry_window` bars; exit on a close below the lowest low of the previous, "
-        "shorter `exit_window` bars, so trends are entered slowly and left quickly. Shorts "
-        "mirror the rule."
+        "Turtle-style Donchian breakout; channels exclude the current bar. Long entry on every "
+        "bar whose close is strictly above the highest high of the previous `entry_window` "
+        "bars; long exit on every bar whose close is strictly below the lowest low of the "
+        "previous `exit_window` bars (shorter, so trends are entered slowly and left quickly). "
+        "Short entry on a close strictly below the lowest low of the previous `entry_window` "
+        "bars; short exit on a close strictly above the highest high of the previous "
+        "`exit_window` bars."
     ),
-    defaults={"entry_window": 20, "exit_window": 10},
-    space={"entry_window": IntParam(10, 300), "exit_window": IntParam(5, 150)},
+    parameters={
+        "entry_window": IntParam(10, 300, default=20),
+        "exit_window": IntParam(5, 150, default=10),
+    },
     signal_function=_donchian_turtle,
     constraints=(LessThan("exit_window", "entry_window"),),
+    warmup=lambda p: p["entry_window"] + 1,
 )
 
 
@@ -83,17 +95,21 @@ def _keltner(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
 KELTNER = Strategy(
     name="keltner",
     description=(
-        "Keltner channel breakout. The channel is an EMA of the close plus and minus "
-        "`multiplier` ATRs; long when the close crosses above the upper line, exit when it "
-        "closes back below the EMA. Shorts mirror the rule."
+        "Keltner channel breakout. The middle line is the EMA of the close over `window` bars "
+        "(alpha = 2/(n+1), seeded with a simple mean), the bands the middle +/- `multiplier` x "
+        "Wilder's ATR over `atr_window` bars. Long entry on a bar where the close is above the "
+        "upper band after being at or below it on the previous bar; long exit on any bar where "
+        "the close is below the middle line. Short entry on a bar where the close is below the "
+        "lower band after being at or above it; short exit on any bar where the close is above "
+        "the middle line."
     ),
-    defaults={"window": 20, "atr_window": 10, "multiplier": 2.0},
-    space={
-        "window": IntParam(5, 200),
-        "atr_window": IntParam(5, 100),
-        "multiplier": FloatParam(0.5, 5.0, 0.25),
+    parameters={
+        "window": IntParam(5, 200, default=20),
+        "atr_window": IntParam(5, 100, default=10),
+        "multiplier": FloatParam(0.5, 5.0, 0.25, default=2.0),
     },
     signal_function=_keltner,
+    warmup=lambda p: max(10 * p["window"], 20 * p["atr_window"]),
 )
 
 
@@ -115,19 +131,24 @@ def _atr_trend(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
 ATR_TREND = Strategy(
     name="atr_trend",
     description=(
-        "Trend following with ATR. Long when the close crosses `multiplier` ATRs above the "
-        "EMA of `window` bars (a volatility-scaled breakout); exit on a chandelier stop: the "
-        "close falls more than `stop_multiplier` ATRs below the highest high of the last "
-        "`window` bars. Shorts mirror the rule."
+        "Trend following with ATR. trend is the EMA of the close over `window` bars and ATR "
+        "Wilder's average true range over `atr_window` bars. Long entry on a bar where the "
+        "close is above trend + `multiplier` x ATR after being at or below it on the previous "
+        "bar; long exit (a chandelier stop) on any bar where the close is strictly below the "
+        "highest high of the last `window` bars, the current bar included, minus "
+        "`stop_multiplier` x ATR. Short entry on a bar where the close is below trend - "
+        "`multiplier` x ATR after being at or above it; short exit on any bar where the close "
+        "is strictly above the lowest low of the last `window` bars (current included) plus "
+        "`stop_multiplier` x ATR."
     ),
-    defaults={"window": 50, "atr_window": 14, "multiplier": 1.0, "stop_multiplier": 3.0},
-    space={
-        "window": IntParam(5, 300),
-        "atr_window": IntParam(5, 100),
-        "multiplier": FloatParam(0.0, 5.0, 0.25),
-        "stop_multiplier": FloatParam(0.5, 8.0, 0.25),
+    parameters={
+        "window": IntParam(5, 300, default=50),
+        "atr_window": IntParam(5, 100, default=14),
+        "multiplier": FloatParam(0.0, 5.0, 0.25, default=1.0),
+        "stop_multiplier": FloatParam(0.5, 8.0, 0.25, default=3.0),
     },
     signal_function=_atr_trend,
+    warmup=lambda p: max(10 * p["window"], 20 * p["atr_window"]),
 )
 
 STRATEGIES = (CHANNEL_BREAKOUT, DONCHIAN_TURTLE, KELTNER, ATR_TREND)

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from maestro_pipeline.engine import indicators as ind
-from maestro_pipeline.engine.strategies import features as ft
-from maestro_pipeline.engine.strategy import (
+from maestro_pipeline.engine.authoring import (
     FloatParam,
-    IndicatorCache,
     IntParam,
     LessThan,
     SignalSet,
     Strategy,
 )
+from maestro_pipeline.engine.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from maestro_pipeline.engine.strategy import IndicatorCache
+
+# Imported when the first signal is computed: the catalog itself needs none of them.
+np = LazyModule("numpy")
+ind = LazyModule("maestro_pipeline.engine.indicators")
+ft = LazyModule("maestro_pipeline.engine.strategies.features")
 
 
 def _confluence(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
@@ -40,21 +44,24 @@ CONFLUENCE = Strategy(
     name="confluence",
     description=(
         "Maestro's custom confluence rule: three independent confirmations must line up. "
-        "Trend: EMA(fast) above EMA(slow). Momentum: Wilder RSI above `rsi_level`. "
-        "Participation: volume above its `volume_window`-bar mean. Long on the first bar all "
-        "three hold; exit when the trend flips (fast below slow) or momentum collapses (RSI "
-        "below 100 - `rsi_level`). Shorts mirror the rule."
+        "Trend: EMA(fast) > EMA(slow) of the close. Momentum: Wilder's RSI over `rsi_window` "
+        "bars > `rsi_level`. Participation: the bar's volume > the simple mean of the last "
+        "`volume_window` volumes (current included). Long entry on the first bar of a run where "
+        "all three hold; long exit on any bar where EMA(fast) < EMA(slow) or RSI < 100 - "
+        "`rsi_level`. Short entry on the first bar of a run where EMA(fast) < EMA(slow), RSI < "
+        "100 - `rsi_level` and volume is above its mean; short exit on any bar where EMA(fast) "
+        "> EMA(slow) or RSI > `rsi_level`."
     ),
-    defaults={"fast": 20, "slow": 100, "rsi_window": 14, "rsi_level": 55.0, "volume_window": 20},
-    space={
-        "fast": IntParam(5, 100),
-        "slow": IntParam(20, 400),
-        "rsi_window": IntParam(5, 50),
-        "rsi_level": FloatParam(50.0, 80.0),
-        "volume_window": IntParam(5, 200),
+    parameters={
+        "fast": IntParam(5, 100, default=20),
+        "slow": IntParam(20, 400, default=100),
+        "rsi_window": IntParam(5, 50, default=14),
+        "rsi_level": FloatParam(50.0, 80.0, default=55.0),
+        "volume_window": IntParam(5, 200, default=20),
     },
     signal_function=_confluence,
     constraints=(LessThan("fast", "slow"),),
+    warmup=lambda p: max(10 * p["slow"], 20 * p["rsi_window"], p["volume_window"] + 1),
 )
 
 STRATEGIES = (CONFLUENCE,)

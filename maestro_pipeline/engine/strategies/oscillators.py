@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from maestro_pipeline.engine import indicators as ind
-from maestro_pipeline.engine.strategies import features as ft
-from maestro_pipeline.engine.strategy import (
-    OHLCV,
+from maestro_pipeline.engine.authoring import (
     FloatParam,
-    IndicatorCache,
     IntParam,
     LessThan,
     SignalSet,
     Strategy,
 )
+from maestro_pipeline.engine.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from maestro_pipeline.engine.strategy import OHLCV, IndicatorCache
+
+# Imported when the first signal is computed: the catalog itself needs none of them.
+np = LazyModule("numpy")
+ind = LazyModule("maestro_pipeline.engine.indicators")
+ft = LazyModule("maestro_pipeline.engine.strategies.features")
 
 
 def _threshold_signals(oscillator: np.ndarray, lower: float, upper: float) -> SignalSet:
@@ -38,18 +41,21 @@ def _rsi(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
 RSI = Strategy(
     name="rsi",
     description=(
-        "RSI reversal. Wilder's RSI of the close over `window` bars; long when it crosses "
-        "back above `lower` (leaving oversold), exit once it is above `upper` (overbought). "
-        "Shorts mirror the rule: enter when RSI falls back below `upper`, cover below `lower`."
+        "RSI reversal. Wilder's RSI of the close over `window` bars: the Wilder averages "
+        "(alpha = 1/n, seeded with the mean of the first n one-bar changes) of gains and "
+        "losses, RSI = 100 - 100 / (1 + gain / loss), 100 when the average loss is 0. Long "
+        "entry on a bar where RSI is above `lower` after being at or below it on the previous "
+        "bar; long exit on any bar where RSI > `upper`. Short entry on a bar where RSI is "
+        "below `upper` after being at or above it; short exit on any bar where RSI < `lower`."
     ),
-    defaults={"window": 14, "lower": 30.0, "upper": 70.0},
-    space={
-        "window": IntParam(2, 50),
-        "lower": FloatParam(5.0, 50.0),
-        "upper": FloatParam(50.0, 95.0),
+    parameters={
+        "window": IntParam(2, 50, default=14),
+        "lower": FloatParam(5.0, 50.0, default=30.0),
+        "upper": FloatParam(50.0, 95.0, default=70.0),
     },
     signal_function=_rsi,
     constraints=(LessThan("lower", "upper"),),
+    warmup=lambda p: 20 * p["window"],
 )
 
 
@@ -71,21 +77,24 @@ def _stochastic(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
 STOCHASTIC = Strategy(
     name="stochastic",
     description=(
-        "Slow stochastic crossover. %K is the close's position in the `window`-bar high-low "
-        "range smoothed over `k_smooth` bars, %D its mean over `d_smooth` bars. Long when %K "
-        "crosses above %D while %D is below `lower` (oversold); exit when %K crosses below %D "
-        "while %D is above `upper`. Shorts mirror the rule."
+        "Slow stochastic crossover. Fast %K = 100 x (close - lowest low) / (highest high - "
+        "lowest low) over the last `window` bars, the current one included (undefined when the "
+        "range is 0); %K is its simple mean over `k_smooth` bars and %D the simple mean of %K "
+        "over `d_smooth` bars. Long entry on a bar where %K is above %D after being at or "
+        "below it on the previous bar, while %D < `lower`; long exit on a bar where %K is "
+        "below %D after being at or above it, while %D > `upper`. Shorts enter on the long "
+        "exit's condition and cover on the long entry's."
     ),
-    defaults={"window": 14, "k_smooth": 3, "d_smooth": 3, "lower": 20.0, "upper": 80.0},
-    space={
-        "window": IntParam(5, 50),
-        "k_smooth": IntParam(1, 10),
-        "d_smooth": IntParam(1, 10),
-        "lower": FloatParam(5.0, 50.0),
-        "upper": FloatParam(50.0, 95.0),
+    parameters={
+        "window": IntParam(5, 50, default=14),
+        "k_smooth": IntParam(1, 10, default=3),
+        "d_smooth": IntParam(1, 10, default=3),
+        "lower": FloatParam(5.0, 50.0, default=20.0),
+        "upper": FloatParam(50.0, 95.0, default=80.0),
     },
     signal_function=_stochastic,
     constraints=(LessThan("lower", "upper"),),
+    warmup=lambda p: p["window"] + p["k_smooth"] + p["d_smooth"],
 )
 
 
@@ -100,18 +109,20 @@ def _williams_r(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
 WILLIAMS_R = Strategy(
     name="williams_r",
     description=(
-        "Williams %R reversal. %R places the close in the `window`-bar range on a -100..0 "
-        "scale; long when it climbs back above `lower` (leaving oversold), exit once it is "
-        "above `upper`. Shorts mirror the rule."
+        "Williams %R reversal. %R = -100 x (highest high - close) / (highest high - lowest "
+        "low) over the last `window` bars, the current one included (-100..0). Long entry on "
+        "a bar where %R is above `lower` after being at or below it on the previous bar; long "
+        "exit on any bar where %R > `upper`. Short entry on a bar where %R is below `upper` "
+        "after being at or above it; short exit on any bar where %R < `lower`."
     ),
-    defaults={"window": 14, "lower": -80.0, "upper": -20.0},
-    space={
-        "window": IntParam(5, 100),
-        "lower": FloatParam(-95.0, -50.0),
-        "upper": FloatParam(-50.0, -5.0),
+    parameters={
+        "window": IntParam(5, 100, default=14),
+        "lower": FloatParam(-95.0, -50.0, default=-80.0),
+        "upper": FloatParam(-50.0, -5.0, default=-20.0),
     },
     signal_function=_williams_r,
     constraints=(LessThan("lower", "upper"),),
+    warmup=lambda p: p["window"] + 1,
 )
 
 
@@ -126,18 +137,23 @@ def _mfi(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
 MFI = Strategy(
     name="mfi",
     description=(
-        "Money Flow Index reversal. MFI is a volume-weighted RSI of the typical price over "
-        "`window` bars; long when it climbs back above `lower`, exit once it is above `upper`. "
-        "Shorts mirror the rule."
+        "Money Flow Index reversal. typical = (high + low + close) / 3 and flow = typical x "
+        "volume; over the last `window` bars, positive flow sums the flows of bars whose "
+        "typical price rose from the previous bar and negative flow those where it fell "
+        "(defined from bar `window`). MFI = 100 - 100 / (1 + positive / negative), 100 when "
+        "negative is 0. Long entry on a bar where MFI is above `lower` after being at or "
+        "below it on the previous bar; long exit on any bar where MFI > `upper`. Short entry "
+        "on a bar where MFI is below `upper` after being at or above it; short exit on any bar "
+        "where MFI < `lower`."
     ),
-    defaults={"window": 14, "lower": 20.0, "upper": 80.0},
-    space={
-        "window": IntParam(5, 50),
-        "lower": FloatParam(5.0, 50.0),
-        "upper": FloatParam(50.0, 95.0),
+    parameters={
+        "window": IntParam(5, 50, default=14),
+        "lower": FloatParam(5.0, 50.0, default=20.0),
+        "upper": FloatParam(50.0, 95.0, default=80.0),
     },
     signal_function=_mfi,
     constraints=(LessThan("lower", "upper"),),
+    warmup=lambda p: p["window"] + 1,
 )
 
 STRATEGIES = (RSI, STOCHASTIC, WILLIAMS_R, MFI)

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from maestro_pipeline.engine import indicators as ind
-from maestro_pipeline.engine.strategies import features as ft
-from maestro_pipeline.engine.strategy import (
-    OHLCV,
+from maestro_pipeline.engine.authoring import (
     FloatParam,
-    IndicatorCache,
     IntParam,
     LessThan,
     SignalSet,
     Strategy,
 )
+from maestro_pipeline.engine.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from maestro_pipeline.engine.strategy import OHLCV, IndicatorCache
+
+# Imported when the first signal is computed: the catalog itself needs none of them.
+np = LazyModule("numpy")
+ind = LazyModule("maestro_pipeline.engine.indicators")
+ft = LazyModule("maestro_pipeline.engine.strategies.features")
 
 
 def _bollinger(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
@@ -36,13 +39,19 @@ def _bollinger(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
 BOLLINGER = Strategy(
     name="bollinger",
     description=(
-        "Bollinger Bands reversion. Bands sit `n_std` population standard deviations around "
-        "the SMA of `window` closes; long when the close crosses below the lower band, exit "
-        "when it closes back above the middle. Shorts mirror the rule at the upper band."
+        "Bollinger Bands reversion. The middle is the simple mean of the last `window` closes, "
+        "the bands the middle +/- `n_std` population standard deviations (ddof 0) of the same "
+        "closes. Long entry on a bar where the close is below the lower band after being at or "
+        "above it on the previous bar; long exit on any bar where the close is above the "
+        "middle. Short entry on a bar where the close is above the upper band after being at "
+        "or below it; short exit on any bar where the close is below the middle."
     ),
-    defaults={"window": 20, "n_std": 2.0},
-    space={"window": IntParam(5, 200), "n_std": FloatParam(0.5, 4.0, 0.25)},
+    parameters={
+        "window": IntParam(5, 200, default=20),
+        "n_std": FloatParam(0.5, 4.0, 0.25, default=2.0),
+    },
     signal_function=_bollinger,
+    warmup=lambda p: p["window"] + 1,
 )
 
 
@@ -62,19 +71,21 @@ def _mean_reversion_bands(cache: IndicatorCache, p: Mapping[str, Any]) -> Signal
 MEAN_REVERSION_BANDS = Strategy(
     name="mean_reversion_bands",
     description=(
-        "Z-score mean reversion. z is the close's distance from the SMA of `window` closes in "
-        "standard deviations; long when z crosses below -`entry_z`, take profit as soon as it "
-        "recovers above -`exit_z` (a partial reversion, unlike Bollinger's exit at the mean). "
-        "Shorts mirror the rule."
+        "Z-score mean reversion. z = (close - mean) / deviation, the mean and the population "
+        "standard deviation (ddof 0) being those of the last `window` closes, the current one "
+        "included. Long entry on a bar where z is below -`entry_z` after being at or above it "
+        "on the previous bar; long exit on any bar where z > -`exit_z` (a partial reversion, "
+        "unlike Bollinger's exit at the mean). Short entry on a bar where z is above `entry_z` "
+        "after being at or below it; short exit on any bar where z < `exit_z`."
     ),
-    defaults={"window": 50, "entry_z": 2.0, "exit_z": 0.5},
-    space={
-        "window": IntParam(10, 300),
-        "entry_z": FloatParam(0.5, 4.0, 0.25),
-        "exit_z": FloatParam(0.0, 3.0, 0.25),
+    parameters={
+        "window": IntParam(10, 300, default=50),
+        "entry_z": FloatParam(0.5, 4.0, 0.25, default=2.0),
+        "exit_z": FloatParam(0.0, 3.0, 0.25, default=0.5),
     },
     signal_function=_mean_reversion_bands,
     constraints=(LessThan("exit_z", "entry_z"),),
+    warmup=lambda p: p["window"] + 1,
 )
 
 
@@ -97,13 +108,20 @@ def _vwap_reversion(cache: IndicatorCache, p: Mapping[str, Any]) -> SignalSet:
 VWAP_REVERSION = Strategy(
     name="vwap_reversion",
     description=(
-        "VWAP scalping. The rolling VWAP is the volume-weighted mean typical price of the last "
-        "`window` bars; long when the close drops more than `deviation` (a fraction) below it, "
-        "exit as soon as the close is back above the VWAP. Shorts mirror the rule."
+        "VWAP reversion. The rolling VWAP is the sum of typical price x volume over the sum of "
+        "volume of the last `window` bars, typical = (high + low + close) / 3; it starts on bar "
+        "`window` - 1, the first full window. Long entry on a bar where the close crosses below "
+        "VWAP x (1 - `deviation`): below it now, at or above it on the previous bar (being "
+        "below is not enough); long exit on any bar where the close is above the VWAP. Short "
+        "entry on a bar where the close crosses above VWAP x (1 + `deviation`); short exit on "
+        "any bar where the close is below the VWAP."
     ),
-    defaults={"window": 48, "deviation": 0.01},
-    space={"window": IntParam(10, 500), "deviation": FloatParam(0.001, 0.1, log=True)},
+    parameters={
+        "window": IntParam(10, 500, default=48),
+        "deviation": FloatParam(0.001, 0.1, log=True, default=0.01),
+    },
     signal_function=_vwap_reversion,
+    warmup=lambda p: p["window"] + 1,
 )
 
 STRATEGIES = (BOLLINGER, MEAN_REVERSION_BANDS, VWAP_REVERSION)

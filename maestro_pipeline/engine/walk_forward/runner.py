@@ -148,8 +148,14 @@ def data_fingerprint(bars: pl.DataFrame | OHLCV) -> str:
 def study_name(
     strategy: Strategy, config: WalkForwardConfig, data_id: str, fold: int, prefix: str | None
 ) -> str:
-    """The Optuna study name of one fold: equal inputs resume, different inputs never mix."""
-    return f"{prefix or strategy.name}:{config.fingerprint()}:{data_id}:fold-{fold:02d}"
+    """The Optuna study name of one fold: equal inputs resume, different inputs never mix.
+
+    The inputs are the strategy's code (its ``code_version``, when the catalog set one), the
+    study settings and the bars: a study of edited code starts afresh instead of resuming the
+    trials of the old code.
+    """
+    code = f"{strategy.code_version}:" if strategy.code_version else ""
+    return f"{prefix or strategy.name}:{code}{config.fingerprint()}:{data_id}:fold-{fold:02d}"
 
 
 def checked_bars(bars: pl.DataFrame | OHLCV) -> OHLCV:
@@ -214,6 +220,7 @@ def run_walk_forward(
     names = [study_name(strategy, config, data_id, w.fold, study_prefix) for w in windows]
     attrs = {
         "strategy": strategy.name,
+        "strategy_version": strategy.code_version,
         "config": config.as_dict(),
         "n_folds": len(windows),
         "data_fingerprint": data_id,
@@ -288,6 +295,7 @@ def run_walk_forward(
     sampling = optuna_ask + optuna_storage
     result.summary.update(
         strategy=strategy.name,
+        strategy_version=strategy.code_version,
         study_prefix=study_prefix or strategy.name,
         config=config.as_dict(),
         config_fingerprint=config.fingerprint(),
