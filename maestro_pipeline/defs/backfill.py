@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -38,8 +38,13 @@ class Batch:
     keys: tuple[str, ...]
 
     @property
+    def partition_key(self) -> str | None:
+        """The key of a one-partition batch (run as an ordinary partition run)."""
+        return self.start if self.start is not None and self.start == self.end else None
+
+    @property
     def tags(self) -> dict[str, str]:
-        if self.start is None or self.end is None:
+        if self.start is None or self.end is None or self.partition_key is not None:
             return {}
         return {
             ASSET_PARTITION_RANGE_START_TAG: self.start,
@@ -84,21 +89,25 @@ def plan_batches(
     partitions_def: dg.PartitionsDefinition | None,
     keys: Sequence[str],
     max_per_batch: int,
+    alone: Callable[[str], bool] | None = None,
 ) -> list[Batch]:
     """Contiguous ranges covering ``keys``, at most ``max_per_batch`` partitions each.
 
     Multi-partitioned jobs are cut along their largest dimension into chunks; each chunk's range
     is the bounding rectangle of its keys in every dimension, so a range may re-run a few keys
-    already done (materializations are idempotent).
+    already done (materializations are idempotent). Keys for which ``alone`` is true run one
+    per run (a user strategy's studies: its blocking checks then stop only its own runs).
     """
     if partitions_def is None:
         return [Batch(None, None, ())]
+    single = [Batch(k, k, (k,)) for k in keys if alone is not None and alone(k)]
+    keys = [k for k in keys if alone is None or not alone(k)]
     if not keys:
-        return []
+        return single
     if not isinstance(partitions_def, dg.MultiPartitionsDefinition):
         ordered = [k for k in partitions_def.get_partition_keys() if k in set(keys)]
         chunks = [ordered[i : i + max_per_batch] for i in range(0, len(ordered), max_per_batch)]
-        return [Batch(chunk[0], chunk[-1], tuple(chunk)) for chunk in chunks]
+        return [Batch(chunk[0], chunk[-1], tuple(chunk)) for chunk in chunks] + single
     dimensions = partitions_def.partitions_defs
     order = {d.name: d.partitions_def.get_partition_keys() for d in dimensions}
     parsed = [partitions_def.get_partition_key_from_str(k) for k in keys]
@@ -122,4 +131,4 @@ def plan_batches(
         end = dg.MultiPartitionKey({name: high for name, (_, high) in bounds.items()})
         covered = partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
         batches.append(Batch(str(start), str(end), tuple(str(k) for k in covered)))
-    return batches
+    return batches + single

@@ -20,7 +20,11 @@ from maestro_pipeline.engine.walk_forward.plateau import (
     search_plateau,
 )
 
-SPACE = {"a": IntParam(0, 100), "b": IntParam(0, 100), "kind": CategoricalParam(("x", "y"))}
+SPACE = {
+    "a": IntParam(0, 100, default=50),
+    "b": IntParam(0, 100, default=50),
+    "kind": CategoricalParam(("x", "y"), default="x"),
+}
 DISTRIBUTIONS = {
     "a": IntDistribution(0, 100),
     "b": IntDistribution(0, 100),

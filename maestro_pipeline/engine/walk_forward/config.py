@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from maestro_pipeline.engine.backtest.settings import BacktestSettings, Direction
-from maestro_pipeline.engine.cpcv import MAX_SPLITS
 
 Objective = Literal["sharpe_ratio", "sortino_ratio", "calmar_ratio", "total_return"]
 PrunerKind = Literal["median", "hyperband", "none"]
 Scheme = Literal["walk_forward", "cpcv"]
+# At most this many cpcv splits (one parameter search each) per study.
+MAX_SPLITS = 500
 OBJECTIVES: tuple[str, ...] = get_args(Objective)
 SCHEMES: tuple[str, ...] = get_args(Scheme)
 PRUNERS: tuple[str, ...] = get_args(PrunerKind)
