@@ -23,11 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 
 import anyio
 
-from maestro_pipeline.keys import month_key
+from maestro_pipeline.storage.lake import Stamps, month_stamps
 
 CACHE_BYTES = 64 * 1024 * 1024
 MAX_ALIASES = 4096
@@ -39,8 +38,6 @@ ENCODING_VERSION = "bars-json-1"
 # How long a series folder's mtime must stay the same before it alone vouches for the months:
 # far above the file-system clock's tick (ms; 1 s or 2 s on coarse file systems).
 QUIET_NS = 3_000_000_000
-
-Stamps = tuple[tuple[str, int, int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -54,35 +51,6 @@ class BarsRead:
     start: datetime | None
     end: datetime | None
     limit: int | None
-
-
-def month_range(start: datetime | None, end: datetime | None) -> tuple[str, str]:
-    """The first and last month ('YYYY-MM') a [start, end) read can touch (all when open)."""
-    return (month_key(start) if start else "0000-00", month_key(end) if end else "9999-99")
-
-
-def month_stamps(folder: Path | str, first: str, last: str) -> Stamps:
-    """(name, inode, mtime ns, size) of the month files of ``folder`` in [first, last].
-
-    One ``scandir`` and a ``stat`` per month: cheap enough for every request. Raises
-    ``FileNotFoundError`` when the series has no folder.
-    """
-    stamps = []
-    try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                name = entry.name
-                if not name.endswith(".parquet") or not first <= name[:7] <= last:
-                    continue
-                try:
-                    stat = entry.stat()
-                except FileNotFoundError:  # replaced right now: the next look sees the new one
-                    continue
-                stamps.append((name, stat.st_ino, stat.st_mtime_ns, stat.st_size))
-    except NotADirectoryError:
-        raise FileNotFoundError(folder) from None
-    stamps.sort()
-    return tuple(stamps)
 
 
 def version_tag(read: BarsRead, stamps: Stamps) -> str:

@@ -20,8 +20,6 @@ from api.bars_cache import (
     accepts_gzip,
     entity_tag,
     etag_matches,
-    month_range,
-    month_stamps,
     not_modified_headers,
 )
 from api.context import ApiContext, Context
@@ -29,6 +27,7 @@ from api.errors import FieldError
 from api.models import SYMBOL_SLUG_PATTERN, TIMEFRAME_PATTERN, Bars
 from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.keys import UnknownSymbolError, slug_symbol, symbol_slug
+from maestro_pipeline.storage.lake import month_range, month_stamps
 
 MAX_BAR_ROWS = 50_000
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")

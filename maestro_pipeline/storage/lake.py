@@ -115,41 +115,8 @@ class Lake:
         folder = self.series_dir(dataset, exchange, symbol, timeframe)
         if not folder.is_dir():
             return []
-        first, last = _month_range(start, end)
+        first, last = month_range(start, end)
         return sorted(p for p in folder.glob("*.parquet") if first <= p.stem <= last)
-
-    def file_stamps(
-        self,
-        dataset: str,
-        exchange: str,
-        symbol: str,
-        timeframe: str,
-        start: datetime | None = None,
-        end: datetime | None = None,
-    ) -> tuple[tuple[str, int, int], ...]:
-        """(name, mtime ns, size) of the month files a read of [start, end) would open.
-
-        A month replaced by a writer gets a new mtime and size: a reader's cache key. One
-        ``scandir`` of the series folder instead of a glob, cheap enough for every request.
-        Raises ``FileNotFoundError`` when the series has no folder.
-        """
-        folder = self.series_dir(dataset, exchange, symbol, timeframe)
-        first, last = _month_range(start, end)
-        stamps = []
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if not name.endswith(".parquet") or not first <= name[:7] <= last:
-                        continue
-                    try:
-                        stat = entry.stat()
-                    except FileNotFoundError:  # replaced right now; the read sees the new file
-                        continue
-                    stamps.append((name, stat.st_mtime_ns, stat.st_size))
-        except NotADirectoryError:
-            raise FileNotFoundError(folder) from None
-        return tuple(sorted(stamps))
 
     def read_bars(
         self,
@@ -189,9 +156,37 @@ class Lake:
         return sorted(found, key=timeframe_ms)
 
 
-def _month_range(start: datetime | None, end: datetime | None) -> tuple[str, str]:
-    """The first and last month keys a [start, end) read can touch (all months when open)."""
+def month_range(start: datetime | None, end: datetime | None) -> tuple[str, str]:
+    """The first and last month ('YYYY-MM') a [start, end) read can touch (all when open)."""
     return (month_key(start) if start else "0000-00", month_key(end) if end else "9999-99")
+
+
+Stamps = tuple[tuple[str, int, int, int], ...]
+
+
+def month_stamps(folder: Path | str, first: str, last: str) -> Stamps:
+    """(name, inode, mtime ns, size) of the month files of ``folder`` in [first, last].
+
+    A month replaced by a writer is a new file (new inode, usually new mtime and size): a
+    reader's cache key. One ``scandir`` and a ``stat`` per month, cheap enough for every
+    request. Raises ``FileNotFoundError`` when the series has no folder.
+    """
+    stamps = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if not name.endswith(".parquet") or not first <= name[:7] <= last:
+                    continue
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:  # replaced right now: the next look sees the new one
+                    continue
+                stamps.append((name, stat.st_ino, stat.st_mtime_ns, stat.st_size))
+    except NotADirectoryError:
+        raise FileNotFoundError(folder) from None
+    stamps.sort()
+    return tuple(stamps)
 
 
 def _utc(value: datetime) -> datetime:

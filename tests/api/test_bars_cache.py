@@ -13,9 +13,10 @@ import orjson
 import pytest
 
 from api import bars_cache
-from api.bars_cache import accepts_gzip, etag_matches, month_stamps
+from api.bars_cache import accepts_gzip, etag_matches
 from api.main import create_app
 from maestro_pipeline.settings import Settings
+from maestro_pipeline.storage.lake import month_stamps
 from tests.api.conftest import TestClient, api_config, month_bars
 
 URL = "/api/v2/bars/BTC-USD"
