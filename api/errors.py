@@ -35,3 +35,11 @@ class StoreBusy(HTTPException):
             detail=f"{what} was replaced while being read; retry the request",
             headers={"Retry-After": "1"},
         )
+
+
+class ArtifactMissing(HTTPException):
+    """404: the study is published, but without this artifact; ``why`` says why and what to
+    run for it."""
+
+    def __init__(self, what: str, study_id: str, why: str) -> None:
+        super().__init__(status_code=404, detail=f"study {study_id!r} has no {what}: {why}")

@@ -14,10 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from maestro_pipeline.catalog import strategy_names
 from maestro_pipeline.engine.metrics import FOLD_METRICS, METRIC_NAMES
+from maestro_pipeline.engine.verdict import VERDICTS
 from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
-from maestro_pipeline.storage.studies import HEADLINE_COLUMNS
+from maestro_pipeline.storage.studies import HEADLINE_COLUMNS, HEADLINE_TEXT
 
 Number = float | None
+VerdictName = Literal[VERDICTS]  # type: ignore[valid-type]
+Scheme = Literal["walk_forward", "cpcv"]
+VERDICT_DESCRIPTION = (
+    "robust | fragile | overfit | insufficient, from the thresholds of engine/verdict.py "
+    "(the reasons: GET /optimization/{id}/validation)"
+)
 
 
 # Documented shapes of path parameters (the handlers validate with the storage layer's parsers
@@ -134,6 +141,10 @@ class StudySummary(BaseModel):
         description="the strategy's code version now; differs from strategy_version when the "
         "code changed since the study ran",
     )
+    scheme: Scheme | None = Field(
+        default=None, description="walk_forward folds or cpcv (combinatorial purged) splits"
+    )
+    verdict: VerdictName | None = Field(default=None, description=VERDICT_DESCRIPTION)
     oos: OosMetrics | None = None
     deflated_sharpe_ratio: Number = None
     pbo: Number = Field(default=None, description="probability of backtest overfitting (CSCV)")
@@ -297,11 +308,20 @@ class _LeaderboardKeys(BaseModel):
     updated_at: datetime | None = None
 
 
-LeaderboardRow = _numbers(
+def _headline_field(name: str) -> tuple[Any, Any]:
+    """A leaderboard field: text columns take their listed values, the others are numbers."""
+    if name in HEADLINE_TEXT:
+        kind: Any = Literal[HEADLINE_TEXT[name]]  # type: ignore[valid-type]
+        description = VERDICT_DESCRIPTION if name == "verdict" else None
+        return kind | None, Field(default=None, description=description)
+    return Number, None
+
+
+LeaderboardRow = create_model(  # type: ignore[call-overload]
     "LeaderboardRow",
-    "A study's rank by out-of-sample Sharpe ratio, with its headline figures.",
-    HEADLINE_COLUMNS,
-    _LeaderboardKeys,
+    __base__=_LeaderboardKeys,
+    __doc__="A study's rank by out-of-sample Sharpe ratio, with its verdict and headline figures.",
+    **{name: _headline_field(name) for name in HEADLINE_COLUMNS},
 )
 
 
@@ -358,6 +378,10 @@ class Column(BaseModel):
     name: str
     label: str
     format: Literal["ratio", "percent", "count", "text"]
+    choices: list[str] | None = Field(
+        default=None,
+        description="the values a text column takes (the leaderboard filters on them)",
+    )
 
 
 class StudySetting(BaseModel):

@@ -19,6 +19,7 @@ from api.models import (
     Trades,
 )
 from maestro_pipeline.engine.metrics import finite_or_none
+from maestro_pipeline.engine.verdict import VERDICTS
 from maestro_pipeline.keys import StudyKey
 
 PROGRESS_STATUSES = ("pending", "running", "completed", "failed")
@@ -62,7 +63,10 @@ def study_summary(
     }
     if summary is not None:
         oos = summary.get("oos", summary)
+        verdict = summary.get("verdict")
         base.update(
+            scheme=summary.get("scheme", "walk_forward"),
+            verdict=verdict if verdict in VERDICTS else None,
             version=summary.get("version"),
             strategy_version=summary.get("strategy_version"),
             strategy_source=summary.get("strategy_source"),

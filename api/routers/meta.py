@@ -7,16 +7,22 @@ from fastapi import APIRouter
 from api.models import Column, Meta, StudySetting
 from maestro_pipeline.engine.walk_forward.config import setting_infos
 from maestro_pipeline.storage.leaderboard import column_display
-from maestro_pipeline.storage.studies import HEADLINE_COLUMNS
+from maestro_pipeline.storage.studies import HEADLINE_COLUMNS, HEADLINE_TEXT
 
 router = APIRouter(tags=["meta"])
 
 
 @router.get("/meta")
 def meta() -> Meta:
-    """The leaderboard's figure columns (labels, formats) and every study setting."""
+    """The leaderboard's columns (labels, formats, the values of text columns such as the
+    verdict) and every study setting."""
     columns = [
-        Column(name=name, label=label, format=kind)  # type: ignore[arg-type]
+        Column(
+            name=name,
+            label=label,
+            format=kind,  # type: ignore[arg-type]
+            choices=list(HEADLINE_TEXT[name]) if name in HEADLINE_TEXT else None,
+        )
         for name in HEADLINE_COLUMNS
         for label, kind in [column_display(name)]
     ]

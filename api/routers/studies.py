@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import polars as pl
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
-from api.context import ApiContext, Context
-from api.errors import NotMaterialized, StoreBusy
+from api.context import Context
 from api.legacy import legacy_study
 from api.models import (
-    STUDY_ID_PATTERN,
     Equity,
     Insights,
     LegacyStudy,
@@ -22,40 +19,13 @@ from api.models import (
     StudyList,
     Trades,
 )
+from api.published import NOT_FOUND, StudyId
+from api.published import study_frame as _frame
+from api.published import study_summary as _summary
 from api.study_views import equity_view, study_detail, study_summary, trades_view
 from maestro_pipeline.catalog import load_catalog
-from maestro_pipeline.keys import StudyKey
 
 router = APIRouter(prefix="/optimization", tags=["optimization"])
-
-StudyId = Annotated[
-    str,
-    Path(
-        description="study id STRATEGY.BASE-QUOTE.TIMEFRAME, e.g. ema_cross.BTC-USD.1h",
-        json_schema_extra={"pattern": STUDY_ID_PATTERN},
-    ),
-]
-NOT_FOUND = {404: {"description": "unknown strategy, or the study is not materialized yet"}}
-
-
-def _summary(ctx: ApiContext, key: StudyKey) -> dict[str, Any]:
-    try:
-        summary = ctx.studies.read_summary(key)
-    except FileNotFoundError:
-        raise StoreBusy(f"study {key.study_id}") from None
-    if summary is None:
-        raise NotMaterialized(f"study {key.study_id!r}", ctx.study_hint(key))
-    return summary
-
-
-def _frame(ctx: ApiContext, key: StudyKey, name: str) -> pl.DataFrame:
-    try:
-        frame = ctx.studies.read_frame(key, name)
-    except FileNotFoundError:
-        raise StoreBusy(f"study {key.study_id}") from None
-    if frame is None:
-        raise NotMaterialized(f"study {key.study_id!r}", ctx.study_hint(key))
-    return frame
 
 
 @router.get("")

@@ -54,7 +54,7 @@ export function App() {
       </nav>
       <MaterializingBanner />
       <main>
-        {route.view === "leaderboard" && <LeaderboardView sort={route.sort} dir={route.dir} />}
+        {route.view === "leaderboard" && <LeaderboardView sort={route.sort} dir={route.dir} verdict={route.verdict} />}
         {route.view === "study" && <StudyView key={route.id} id={route.id} />}
         {route.view === "bars" && <BarsExplorer symbol={route.symbol} tf={route.tf} />}
         {route.view === "submit" && <SubmitView study={route.study} run={route.run} />}

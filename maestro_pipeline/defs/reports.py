@@ -92,7 +92,8 @@ def _report(key: StudyKey, exchange: str, lake: LakeResource) -> dict[str, Any]:
     deps=[dg.AssetDep(strategy_report, partition_mapping=dg.AllPartitionMapping())],
 )
 def leaderboard(lake: LakeResource) -> dg.MaterializeResult:
-    """Every published study ranked by out-of-sample Sharpe, with DSR, PBO and WF efficiency."""
+    """Every published study ranked by out-of-sample Sharpe, with its verdict, DSR, PBO and WF
+    efficiency."""
     frame = build_leaderboard(lake.studies)
     path = lake.reports.write_leaderboard(frame)
     top = frame.head(10).iter_rows(named=True)
@@ -100,18 +101,21 @@ def leaderboard(lake: LakeResource) -> dg.MaterializeResult:
         [
             str(r["rank"]),
             r["study_id"],
+            r["verdict"] or "–",
             format_number(r["oos_sharpe_ratio"]),
             format_number(r["deflated_sharpe_ratio"]),
             format_number(r["pbo"]),
         ]
         for r in top
     ]
+    verdicts = frame.get_column("verdict").fill_null("none").value_counts(sort=True)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": frame.height,
             "top_10": dg.MetadataValue.md(
-                markdown_table(["rank", "study", "OOS Sharpe", "DSR", "PBO"], rows)
+                markdown_table(["rank", "study", "verdict", "OOS Sharpe", "DSR", "PBO"], rows)
             ),
+            "verdicts": dg.MetadataValue.json(dict(verdicts.iter_rows())),
             "path": dg.MetadataValue.path(str(path)),
         }
     )

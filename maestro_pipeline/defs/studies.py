@@ -21,6 +21,8 @@ from maestro_pipeline.defs.resources import (
     WarehouseResource,
 )
 from maestro_pipeline.defs.strategies import strategy_code
+from maestro_pipeline.defs.study_checks import oos_coverage
+from maestro_pipeline.defs.validation_metadata import validation_metadata
 from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
 from maestro_pipeline.keys import BIAS_CHECK, STRATEGY_DIM, STUDY_ASSET, StudyKey
@@ -110,7 +112,13 @@ with warnings.catch_warnings():
         dg.AssetDep(strategy_code, partition_mapping=_BY_STRATEGY),
     ],
     check_specs=[
-        dg.AssetCheckSpec("oos_equity_covers_every_fold", asset=STUDY_ASSET),
+        dg.AssetCheckSpec(
+            "oos_equity_covers_every_fold",
+            asset=STUDY_ASSET,
+            description="Walk-forward: every fold traded its OOS window in the stitched equity. "
+            "CPCV: every path covers every bar once, every split's test groups sit on their "
+            "paths, and the equity is the representative path.",
+        ),
         dg.AssetCheckSpec(
             BIAS_CHECK,
             asset=STUDY_ASSET,
@@ -146,11 +154,11 @@ def walk_forward_study(
             description="the bias checks failed, no study of the run runs: "
             + "; ".join(f"{p}: {m}" for p, m in failures.items())
         )
-    uncovered: dict[str, dict[str, int]] = {}
+    uncovered: dict[str, dict[str, Any]] = {}
     for study in prepared:
         metadata, coverage = _study(context, study, study_config, market, lake, warehouse, optuna)
         context.add_asset_metadata(metadata, partition_key=study.partition)
-        if coverage["folds"] != coverage["folds_in_equity"] or not coverage["equity_rows"]:
+        if not coverage["covered"]:
             uncovered[study.partition] = coverage
     n = len(prepared)
     yield dg.MaterializeResult(
@@ -295,6 +303,7 @@ def _study(
         "equity": result.equity,
         "trades": result.trades,
         "trials": result.trials,
+        "paths": result.paths,
     }
     path = store.publish(key, frames, result.summary)
     with warehouse.duckdb_connection() as conn:
@@ -312,8 +321,6 @@ def _study(
         },
     )
     oos = summary.get("oos", summary)
-    fold_ids = set(result.folds.get_column("fold").to_list())
-    covered = set(result.equity.get_column("fold").unique().to_list())
     metadata = {
         "strategy_version": strategy.code_version,
         "strategy_source": source,
@@ -324,7 +331,7 @@ def _study(
         "deflated_sharpe_ratio": finite_or_none(summary.get("deflated_sharpe_ratio")),
         "pbo": finite_or_none(summary.get("pbo")),
         "wf_efficiency": finite_or_none(summary.get("wf_efficiency")),
-        "verdict": str(summary.get("verdict")),
+        **validation_metadata(summary),
         "n_trials_total": int(summary.get("n_trials_total") or 0),
         "timings_seconds": dg.MetadataValue.json(summary.get("timings", {})),
         "param_stability": dg.MetadataValue.json(summary.get("param_stability", {})),
@@ -333,12 +340,7 @@ def _study(
         "path": dg.MetadataValue.path(str(path)),
         "dagster/row_count": result.equity.height,
     }
-    coverage = {
-        "folds": len(fold_ids),
-        "folds_in_equity": len(covered & fold_ids),
-        "equity_rows": result.equity.height,
-    }
-    return metadata, coverage
+    return metadata, oos_coverage(result.folds, result.equity, result.paths, summary)
 
 
 study_assets = [walk_forward_study]

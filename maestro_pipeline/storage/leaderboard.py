@@ -1,4 +1,5 @@
-"""The leaderboard: every published study's headline figures, ranked by out-of-sample Sharpe."""
+"""The leaderboard: every published study's headline (verdict, figures), ranked by out-of-sample
+Sharpe."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from datetime import UTC, datetime
 import polars as pl
 
 from maestro_pipeline.engine.metrics import METRIC_DISPLAY
-from maestro_pipeline.storage.studies import HEADLINE_COLUMNS, StudyStore, headline_figures
+from maestro_pipeline.storage.studies import (
+    HEADLINE_COLUMNS,
+    HEADLINE_DISPLAY,
+    StudyStore,
+    headline_dtype,
+    headline_figures,
+)
 
 RANK_BY = "oos_sharpe_ratio"
 # strategy_version: the fingerprint of the strategy code that produced each row, so results of
@@ -15,13 +22,22 @@ RANK_BY = "oos_sharpe_ratio"
 KEY_COLUMNS = ("study_id", "strategy", "symbol", "timeframe", "strategy_version")
 LEADERBOARD_SCHEMA: dict[str, pl.DataType] = {
     **{name: pl.String() for name in KEY_COLUMNS},
-    **{name: pl.Float64() for name in HEADLINE_COLUMNS},
+    **{name: headline_dtype(name) for name in HEADLINE_COLUMNS},
 }
 
 
 def column_display(column: str) -> tuple[str, str]:
-    """(label, format) of a headline column: ``oos_sharpe_ratio`` -> ('Sharpe', 'ratio')."""
+    """(label, format) of a headline column: ``oos_sharpe_ratio`` -> ('Sharpe', 'ratio'),
+    ``verdict`` -> ('Verdict', 'text')."""
+    if column in HEADLINE_DISPLAY:
+        return HEADLINE_DISPLAY[column]
     return METRIC_DISPLAY[column.removeprefix("oos_")]
+
+
+def with_headline_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """A leaderboard written before some headline column existed, with that column (null)."""
+    missing = [name for name in HEADLINE_COLUMNS if name not in frame.columns]
+    return frame.with_columns(pl.lit(None, headline_dtype(name)).alias(name) for name in missing)
 
 
 def build_leaderboard(studies: StudyStore) -> pl.DataFrame:

@@ -3,12 +3,13 @@
 Each study (strategy x symbol x timeframe) is published as a new version folder::
 
     {data_dir}/studies/strategy=ema_cross/symbol=BTC-USD/timeframe=1h/
-        v-20191001T120000-ab12cd/{folds,equity,trades,trials}.parquet, summary.json
+        v-20191001T120000-ab12cd/{folds,equity,trades,trials,paths}.parquet, summary.json
         current.json  -> {"version": "v-20191001T120000-ab12cd", ...}
 
 A version folder is complete before ``current.json`` is atomically replaced to point at it, so
 readers (the API) always see one whole study, never a mix of two runs. Older versions beyond
-``KEEP_VERSIONS`` are removed.
+``KEEP_VERSIONS`` are removed. ``paths`` holds every cpcv backtest path's equity (empty for a
+walk-forward study; absent from versions published before it existed).
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ import orjson
 import polars as pl
 
 from maestro_pipeline.engine.metrics import HEADLINE_METRICS, STUDY_STATISTICS, finite_or_none
+from maestro_pipeline.engine.verdict import VERDICTS
 from maestro_pipeline.keys import StudyKey, slug_symbol, symbol_slug
 from maestro_pipeline.storage.files import atomic_write_bytes, atomic_write_parquet, json_bytes
 
-STUDY_FRAMES = ("folds", "equity", "trades", "trials")
+STUDY_FRAMES = ("folds", "equity", "trades", "trials", "paths")
+# Every study has these; ``paths`` may be missing (a version published before it existed).
+REQUIRED_FRAMES = ("folds", "equity", "trades", "trials")
 KEEP_VERSIONS = 3
 POINTER = "current.json"
 PROGRESS = "progress.json"
@@ -52,7 +56,7 @@ class StudyStore:
         self, key: StudyKey, frames: dict[str, pl.DataFrame], summary: dict[str, Any]
     ) -> Path:
         """Write a new version of the study and point ``current.json`` at it."""
-        missing = [name for name in STUDY_FRAMES if name not in frames]
+        missing = [name for name in REQUIRED_FRAMES if name not in frames]
         if missing:
             raise ValueError(f"study results lack {missing}")
         base = self.study_dir(key)
@@ -62,7 +66,8 @@ class StudyStore:
         staging.mkdir(parents=True)
         try:
             for name in STUDY_FRAMES:
-                atomic_write_parquet(frames[name], staging / f"{name}.parquet")
+                if name in frames:
+                    atomic_write_parquet(frames[name], staging / f"{name}.parquet")
             published = {**summary, "study_id": key.study_id, "version": version}
             atomic_write_bytes(json_bytes(published), staging / "summary.json")
             os.replace(staging, base / version)
@@ -92,10 +97,18 @@ class StudyStore:
         return None if folder is None else orjson.loads((folder / "summary.json").read_bytes())
 
     def read_frame(self, key: StudyKey, name: str) -> pl.DataFrame | None:
+        """A frame of the current version; None when the study is not published, or when an
+        optional frame (``paths``) is not in its version. A version removed while being read
+        raises FileNotFoundError."""
         if name not in STUDY_FRAMES:
             raise ValueError(f"unknown study frame {name!r}; one of {STUDY_FRAMES}")
         folder = self.current_dir(key)
-        return None if folder is None else pl.read_parquet(folder / f"{name}.parquet")
+        if folder is None:
+            return None
+        path = folder / f"{name}.parquet"
+        if name not in REQUIRED_FRAMES and folder.is_dir() and not path.exists():
+            return None
+        return pl.read_parquet(path)
 
     def write_progress(self, key: StudyKey, progress: dict[str, Any]) -> None:
         """Live state of a running study (status, fold, trials, best value) for watchers."""
@@ -125,14 +138,33 @@ class StudyStore:
         return keys
 
 
-HEADLINE_COLUMNS = (*(f"oos_{name}" for name in HEADLINE_METRICS), *STUDY_STATISTICS)
+# A study's headline: its verdict, OOS figures and selection statistics. The warehouse summary
+# row, the leaderboard, the API's /meta and the chart UI all take their columns from here.
+# Text columns, with the values they may hold; every other headline column is a number.
+HEADLINE_TEXT: dict[str, tuple[str, ...]] = {"verdict": VERDICTS}
+HEADLINE_COLUMNS = (
+    *HEADLINE_TEXT,
+    *(f"oos_{name}" for name in HEADLINE_METRICS),
+    *STUDY_STATISTICS,
+)
+# (label, format) of the headline columns that are not engine metrics.
+HEADLINE_DISPLAY: dict[str, tuple[str, str]] = {"verdict": ("Verdict", "text")}
 
 
-def headline_figures(summary: dict[str, Any]) -> dict[str, float | None]:
-    """A study's headline OOS metrics and statistics, as the summary row and leaderboard hold
-    them (``HEADLINE_COLUMNS``); missing or non-finite values are None."""
+def headline_dtype(column: str) -> pl.DataType:
+    """The column's type in the summary row and the leaderboard."""
+    return pl.String() if column in HEADLINE_TEXT else pl.Float64()
+
+
+def headline_figures(summary: dict[str, Any]) -> dict[str, float | str | None]:
+    """A study's headline (``HEADLINE_COLUMNS``), as the summary row and leaderboard hold it:
+    the verdict, OOS metrics and statistics; missing, unknown or non-finite values are None."""
     oos = summary.get("oos", summary)
-    figures = {f"oos_{name}": finite_or_none(oos.get(name)) for name in HEADLINE_METRICS}
+    figures: dict[str, float | str | None] = {
+        name: summary.get(name) if summary.get(name) in allowed else None
+        for name, allowed in HEADLINE_TEXT.items()
+    }
+    figures.update({f"oos_{name}": finite_or_none(oos.get(name)) for name in HEADLINE_METRICS})
     figures.update({name: finite_or_none(summary.get(name)) for name in STUDY_STATISTICS})
     return figures
 
@@ -146,7 +178,8 @@ def summary_row(key: StudyKey, summary: dict[str, Any]) -> pl.DataFrame:
         "n_trials_total": int(summary.get("n_trials_total") or 0),
         "summary_json": orjson.dumps(summary, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
     }
-    return pl.DataFrame([row])
+    schema = {name: headline_dtype(name) for name in HEADLINE_COLUMNS}
+    return pl.DataFrame([row], schema_overrides=schema)
 
 
 STUDY_TABLES = {
@@ -154,13 +187,15 @@ STUDY_TABLES = {
     "folds": "study_folds",
     "equity": "study_equity",
     "trades": "study_trades",
+    "paths": "study_paths",
 }
 
 
 def replace_study_rows(
     conn: duckdb.DuckDBPyConnection, key: StudyKey, frames: dict[str, pl.DataFrame]
 ) -> dict[str, int]:
-    """Replace one study's rows in every study table, in one transaction."""
+    """Replace one study's rows in every study table given, in one transaction. Columns a
+    table lacks (added to the results since it was created) are added to it first."""
     keyed = {
         STUDY_TABLES[name]: frame.with_columns(
             pl.lit(key.strategy).alias("strategy"),
@@ -178,6 +213,7 @@ def replace_study_rows(
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming_rows LIMIT 0"
             )
+            _add_missing_columns(conn, table, "incoming_rows")
             conn.execute(
                 f"DELETE FROM {table} WHERE strategy = ? AND symbol = ? AND timeframe = ?",
                 [key.strategy, key.symbol, key.timeframe],
@@ -193,9 +229,22 @@ def replace_study_rows(
     return counts
 
 
+def _add_missing_columns(conn: duckdb.DuckDBPyConnection, table: str, incoming: str) -> None:
+    have = {row[0] for row in conn.execute(f"DESCRIBE {table}").fetchall()}
+    for name, kind, *_ in conn.execute(f"DESCRIBE {incoming}").fetchall():
+        if name not in have:
+            quoted = '"' + name.replace('"', '""') + '"'
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {quoted} {kind}")
+
+
 def count_study_rows(conn: duckdb.DuckDBPyConnection, key: StudyKey) -> dict[str, int]:
+    """Rows of one study per study table (0 for a table not created yet)."""
+    tables = {row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     counts = {}
     for table in STUDY_TABLES.values():
+        if table not in tables:
+            counts[table] = 0
+            continue
         counts[table] = conn.execute(
             f"SELECT count(*) FROM {table} WHERE strategy = ? AND symbol = ? AND timeframe = ?",
             [key.strategy, key.symbol, key.timeframe],

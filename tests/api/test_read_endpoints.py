@@ -176,11 +176,15 @@ def test_meta_lists_the_leaderboard_columns_the_rows_carry(client, published):
     columns = [column["name"] for column in meta["leaderboard_columns"]]
     assert columns == list(HEADLINE_COLUMNS)
     assert all(
-        c["label"] and c["format"] in ("ratio", "percent", "count")
+        c["label"] and c["format"] in ("ratio", "percent", "count", "text")
         for c in meta["leaderboard_columns"]
     )
+    verdict = next(c for c in meta["leaderboard_columns"] if c["name"] == "verdict")
+    assert verdict["format"] == "text"
+    assert verdict["choices"] == ["robust", "fragile", "overfit", "insufficient"]
     row = client.get(f"{API}/leaderboard").json()["rows"][0]
     assert set(columns) <= set(row)
+    assert row["verdict"] in verdict["choices"]
     settings = [setting["name"] for setting in meta["study_settings"]]
     assert settings == [info.name for info in setting_infos()]
 

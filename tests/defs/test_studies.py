@@ -157,3 +157,128 @@ def test_weekly_schedule_requests_studies_only_when_bars_changed(studied):
     ).success
     after = [str(r.partition_key) for r in weekly_studies_on_new_bars(context)]
     assert STUDY in after
+
+
+def test_every_surface_reports_the_same_verdict(studied):
+    settings, _, _, run, board_run = studied
+    key = StudyKey("ema_cross", "BTC/USD", "1h")
+    summary = StudyStore(settings.data_dir).read_summary(key)
+    verdict = summary["verdict"]
+    assert verdict in ("robust", "fragile", "overfit", "insufficient")
+    meta = run.asset_materializations_for_node("walk_forward_study")[0].metadata
+    assert meta["verdict"].value == verdict
+    reasons = meta["verdict_reasons"].value
+    assert reasons.startswith(f"**{verdict}**")
+    assert all(reason in reasons for reason in summary["verdict_details"]["reasons"])
+    assert "| sharpe_ratio" not in reasons and "| deflated_sharpe |" in reasons
+    low = summary["bootstrap"]["sharpe_ratio"]["low"]
+    assert meta["oos_sharpe_ci_low"].value == pytest.approx(low)
+    assert "95 % low" in meta["bootstrap"].value
+    assert "| Sharpe |" in meta["bootstrap"].value
+    heatmap = summary["plateau"]["heatmap"]
+    assert f"{heatmap['y']['name']} \\ {heatmap['x']['name']}" in meta["plateau"].value
+    assert "cross-check" in meta["cross_check"].value
+    assert "cpcv_paths" not in meta and meta["scheme"].value == "walk_forward"
+    board = ReportStore(settings.data_dir).read_leaderboard()
+    assert board.row(0, named=True)["verdict"] == verdict
+    board_meta = board_run.asset_materializations_for_node("leaderboard")[0].metadata
+    assert board_meta["verdicts"].value == {verdict: 1}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        stored = conn.execute(
+            "SELECT verdict FROM study_summary WHERE strategy = 'ema_cross'"
+        ).fetchone()
+    assert stored == (verdict,)
+
+
+CPCV_STUDY = "BTC/USD@1h|rsi"
+TINY_CPCV = {"scheme": "cpcv", "n_groups": 4, "n_test_groups": 2, "n_trials": 8, "min_trades": 1}
+
+
+@pytest.fixture(scope="module")
+def cpcv_run(studied):
+    """A small cpcv study beside the walk-forward one (4 groups, 2 tested: 3 paths)."""
+    _, resources, instance, *_ = studied
+    return dg.materialize(
+        [walk_forward_study],
+        partition_key=CPCV_STUDY,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"walk_forward_study": {"config": TINY_CPCV}}},
+    )
+
+
+def test_cpcv_study_publishes_every_path_and_passes_the_coverage_check(studied, cpcv_run):
+    settings, *_ = studied
+    assert cpcv_run.success
+    checks = {c.check_name: c for c in cpcv_run.get_asset_check_evaluations()}
+    assert checks["oos_equity_covers_every_fold"].passed
+    key = StudyKey("rsi", "BTC/USD", "1h")
+    store = StudyStore(settings.data_dir)
+    summary = store.read_summary(key)
+    paths = store.read_frame(key, "paths")
+    equity = store.read_frame(key, "equity")
+    assert summary["scheme"] == "cpcv" and summary["cpcv"]["n_paths"] == 3
+    assert paths.height == 3 * equity.height
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        stored = conn.execute(
+            "SELECT count(*), count(DISTINCT path) FROM study_paths WHERE strategy = 'rsi'"
+        ).fetchone()
+        walk_forward = conn.execute(
+            "SELECT count(*) FROM study_paths WHERE strategy = 'ema_cross'"
+        ).fetchone()
+    assert stored == (paths.height, 3) and walk_forward == (0,)
+    meta = cpcv_run.asset_materializations_for_node("walk_forward_study")[0].metadata
+    assert meta["scheme"].value == "cpcv"
+    table = meta["cpcv_paths"].value
+    assert f"| {summary['cpcv']['representative_path']} (equity) |" in table
+    assert len([line for line in table.splitlines() if line.startswith("| ")]) == 1 + 3
+    assert meta["cpcv_share_below_zero"].value == pytest.approx(
+        summary["cpcv"]["sharpe_ratio"]["share_below_zero"]
+    )
+
+
+def test_the_coverage_check_fails_when_a_path_or_a_split_is_missing(studied, cpcv_run):
+    import polars as pl
+
+    from maestro_pipeline.defs.study_checks import oos_coverage
+
+    settings, *_ = studied
+    key = StudyKey("rsi", "BTC/USD", "1h")
+    store = StudyStore(settings.data_dir)
+    summary = store.read_summary(key)
+    folds, equity, paths = (store.read_frame(key, n) for n in ("folds", "equity", "paths"))
+    whole = oos_coverage(folds, equity, paths, summary)
+    assert whole["covered"] and whole["splits_in_paths"] == whole["splits"] == 6
+    assert whole["paths_covering_every_bar"] == 3
+    # A path lost: its splits' results are nowhere.
+    lost = oos_coverage(folds, equity, paths.filter(pl.col("path") != 2), summary)
+    assert not lost["covered"] and lost["paths_published"] == 2
+    # A split's result on a path it was not assigned to.
+    moved = paths.with_columns(
+        pl.when((pl.col("path") == 1) & (pl.col("group") == 0))
+        .then(pl.lit(5, pl.Int64))
+        .otherwise(pl.col("fold"))
+        .alias("fold")
+    )
+    assert not oos_coverage(folds, equity, moved, summary)["covered"]
+    # A bar twice on a path (and another missing).
+    first = paths.filter(pl.col("path") == 0)
+    doubled = pl.concat(
+        [first.head(1), first.head(first.height - 1), paths.filter(pl.col("path") != 0)]
+    )
+    hurt = oos_coverage(folds, equity, doubled, summary)
+    assert not hurt["covered"] and hurt["paths_covering_every_bar"] == 2
+    # An equity that is not the representative path.
+    other = equity.with_columns(pl.col("equity") * 1.01)
+    assert not oos_coverage(folds, other, paths, summary)["equity_is_representative_path"]
+    # Walk-forward: a fold missing from the stitched equity.
+    wf_key = StudyKey("ema_cross", "BTC/USD", "1h")
+    wf_summary = store.read_summary(wf_key)
+    wf_folds, wf_equity, wf_paths = (
+        store.read_frame(wf_key, n) for n in ("folds", "equity", "paths")
+    )
+    assert wf_paths.height == 0
+    assert oos_coverage(wf_folds, wf_equity, wf_paths, wf_summary)["covered"]
+    gap = wf_equity.filter(pl.col("fold") != 1)
+    assert oos_coverage(wf_folds, gap, wf_paths, wf_summary)["folds_in_equity"] == 2
+    assert not oos_coverage(wf_folds, gap, wf_paths, wf_summary)["covered"]

@@ -8,6 +8,7 @@ Needs ``frontend/dist`` (``cd frontend && npm ci && npm run build``) and Chromiu
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -36,6 +37,11 @@ MONTHS = ["2018-01-01", "2018-02-01", "2018-03-01", "2018-04-01", "2018-05-01", 
 STUDY = "BTC/USD@1h|ema_cross"
 STUDY_ID = "ema_cross.BTC-USD.1h"
 TINY = {"n_splits": 3, "n_trials": 12, "min_trades": 1}
+# A cpcv study beside it: 4 groups, 2 tested per split: 6 splits, 3 backtest paths.
+CPCV_STUDY = "BTC/USD@1h|macd"
+CPCV_STUDY_ID = "macd.BTC-USD.1h"
+TINY_CPCV = {"scheme": "cpcv", "n_groups": 4, "n_test_groups": 2, "n_trials": 8, "min_trades": 1}
+VERDICTS = ("robust", "fragile", "overfit", "insufficient")
 # Bounds each wait of the page for what it should show (they return as soon as it does).
 TIMEOUT_MS = 120_000
 
@@ -58,8 +64,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    """Six months of BTC bars, one small study with its report, and the leaderboard
-    (materialized exactly as tests/test_studies.py does)."""
+    """Six months of BTC bars, a small walk-forward study and a small cpcv study with their
+    reports, and the leaderboard (materialized exactly as tests/test_studies.py does)."""
     import dagster as dg
 
     from maestro_pipeline.defs.market_data import market_data_assets
@@ -84,6 +90,13 @@ def data_dir(tmp_path_factory) -> Path:
         resources=resources,
         instance=instance,
         run_config={"ops": {"walk_forward_study": {"config": TINY}}},
+    ).success
+    assert dg.materialize(
+        [walk_forward_study, strategy_report],
+        partition_key=CPCV_STUDY,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"walk_forward_study": {"config": TINY_CPCV}}},
     ).success
     assert dg.materialize([leaderboard], resources=resources, instance=instance).success
     return settings.data_dir
@@ -256,3 +269,98 @@ def test_submit_lists_user_strategies_and_the_broken_one_with_its_error(page, ba
     select.select_option("range_break")
     assert "range_break" in page.locator('[data-testid="strategy-rule"]').inner_text()
     page.screenshot(path=ARTIFACTS / "submit_user_strategies.png", full_page=True)
+
+
+def _api(base_url: str, path: str):
+    with urllib.request.urlopen(f"{base_url}/api/v2{path}", timeout=30) as res:
+        return json.loads(res.read())
+
+
+def test_leaderboard_shows_verdicts_and_filters_by_them(page, base_url):
+    board = _api(base_url, "/leaderboard")["rows"]
+    verdicts = {row["study_id"]: row["verdict"] for row in board}
+    assert set(verdicts) == {STUDY_ID, CPCV_STUDY_ID} and set(verdicts.values()) <= set(VERDICTS)
+    page.goto(f"{base_url}/")
+    page.locator('[data-testid="leaderboard-row"]').nth(1).wait_for()
+    for study_id, verdict in verdicts.items():
+        row = page.locator(f'[data-testid="leaderboard-row"][data-study-id="{study_id}"]')
+        assert row.get_attribute("data-verdict") == verdict
+        assert row.locator(f".badge-{verdict}").inner_text() == verdict
+    # Filter on the cpcv study's verdict: exactly the studies with that verdict remain.
+    wanted = verdicts[CPCV_STUDY_ID]
+    page.click(f'[data-testid="verdict-filter-{wanted}"]')
+    page.wait_for_url(f"**verdict={wanted}*")
+    page.locator(f'[data-testid="leaderboard-view"][data-verdicts="{wanted}"]').wait_for()
+    rows = page.locator('[data-testid="leaderboard-row"]')
+    rows.first.wait_for()
+    shown = {rows.nth(i).get_attribute("data-study-id") for i in range(rows.count())}
+    assert shown == {s for s, v in verdicts.items() if v == wanted}
+    assert (
+        page.locator(f'[data-testid="verdict-filter-{wanted}"]').get_attribute("aria-pressed")
+        == "true"
+    )
+    page.screenshot(path=ARTIFACTS / "leaderboard_verdict_filter.png", full_page=True)
+    # A verdict no study has: the empty state says so.
+    absent = next(v for v in VERDICTS if v not in verdicts.values())
+    page.goto(f"{base_url}/#/?verdict={absent}")
+    assert f"No study is {absent}" in page.locator('[data-testid="empty"]').inner_text()
+    page.click('[data-testid="verdict-filter-all"]')
+    page.locator('[data-testid="leaderboard-row"]').nth(1).wait_for()
+
+
+def test_study_page_shows_verdict_bootstrap_heatmap_and_cross_check(page, base_url):
+    validation = _api(base_url, f"/optimization/{STUDY_ID}/validation")
+    plateau = _api(base_url, f"/optimization/{STUDY_ID}/plateau")
+    page.goto(f"{base_url}/#/study/{STUDY_ID}")
+    panel = page.locator(f'[data-testid="verdict-panel"][data-verdict="{validation["verdict"]}"]')
+    panel.wait_for()
+    assert page.locator('[data-testid="verdict"]').inner_text().lower() == validation["verdict"]
+    reasons = page.locator('[data-testid="verdict-reasons"] li')
+    assert [reasons.nth(i).inner_text() for i in range(reasons.count())] == validation["reasons"]
+    checks = page.locator('[data-testid="verdict-checks"] tbody tr')
+    assert checks.count() == len(validation["checks"])
+    # The bootstrap fan under the OOS equity, and its intervals.
+    assert _drawn(page, '[data-testid="fan-chart"]')
+    assert page.locator('[data-testid="bootstrap-table"] tbody tr').count() == 4
+    assert "%" in page.locator('[data-testid="probability-of-loss"]').inner_text()
+    # The heatmap: one coloured cell per measured bin, a ring per chosen cell.
+    heatmap = page.locator('[data-testid="plateau-heatmap"]')
+    measured = sum(v is not None for row in plateau["heatmap"]["values"] for v in row)
+    assert int(heatmap.get_attribute("data-cells")) == measured > 0
+    assert page.locator('[data-testid="heatmap-chosen"]').count() >= 1
+    # The engine cross-check: its table when the study has one, else "not available".
+    section = page.locator('[data-testid="cross-check"], [data-testid="cross-check-unavailable"]')
+    section.first.wait_for()
+    if page.locator('[data-testid="cross-check-unavailable"]').count():
+        assert "Not available" in section.first.inner_text()
+    else:
+        check = _api(base_url, f"/optimization/{STUDY_ID}/cross-check")
+        rows = page.locator('[data-testid="cross-check-table"] tbody tr')
+        assert check["unsupported"] or rows.count() == len(check["folds"])
+    # A walk-forward study has no cpcv paths.
+    assert page.locator('[data-testid="cpcv-section"]').count() == 0
+    assert page.locator('[data-testid="scheme"]').inner_text() == "walk-forward"
+    page.locator('[data-testid="study-view"][data-ready="true"]').wait_for()
+    page.screenshot(path=ARTIFACTS / "study_validation.png", full_page=True)
+
+
+def test_cpcv_study_page_shows_the_paths_and_their_sharpe_distribution(page, base_url):
+    cpcv = _api(base_url, f"/optimization/{CPCV_STUDY_ID}/cpcv")
+    page.goto(f"{base_url}/#/study/{CPCV_STUDY_ID}")
+    page.locator('[data-testid="cpcv-section"]').wait_for()
+    assert page.locator('[data-testid="scheme"]').inner_text() == "cpcv"
+    chart = page.locator(f'[data-testid="cpcv-paths-chart"][data-paths="{cpcv["n_paths"]}"]')
+    chart.wait_for()
+    assert _drawn(page, '[data-testid="cpcv-paths-chart"]')
+    distribution = page.locator('[data-testid="cpcv-distribution"]')
+    assert int(distribution.get_attribute("data-paths")) == cpcv["n_paths"] == 3
+    assert distribution.locator("circle").count() == cpcv["n_paths"]
+    assert page.locator('[data-testid="folds-table"] tbody tr').count() == cpcv["n_splits"] == 6
+    page.locator('[data-testid="verdict-panel"]').wait_for()
+    assert _drawn(page, '[data-testid="fan-chart"]')
+    page.locator('[data-testid="plateau-heatmap"]').wait_for()
+    view = page.locator('[data-testid="study-view"][data-ready="true"]')
+    view.wait_for()
+    assert int(view.get_attribute("data-candle-count")) > 1000
+    assert _drawn(page, '[data-testid="price-chart"]')
+    page.screenshot(path=ARTIFACTS / "study_cpcv.png", full_page=True)

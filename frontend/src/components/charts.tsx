@@ -20,7 +20,7 @@ import { COLORS, type Candle, type EquitySeries, type HistogramPoint, type Marke
 // Both charts reserve the same price-axis width so their plot areas line up.
 const AXIS_WIDTH = 80;
 
-const baseOptions: DeepPartial<ChartOptions> = {
+export const baseOptions: DeepPartial<ChartOptions> = {
   layout: {
     background: { type: ColorType.Solid, color: "#ffffff" },
     textColor: "#37474f",
@@ -35,7 +35,7 @@ const baseOptions: DeepPartial<ChartOptions> = {
 };
 
 // Our series modules use plain numbers for UTC seconds; lightweight-charts brands them.
-const data = (x: unknown) => x as any;
+export const data = (x: unknown) => x as any;
 
 const candleOptions = {
   upColor: COLORS.up,
@@ -48,7 +48,7 @@ const candleOptions = {
 
 /** A chart sized to its container at once (so fitContent works synchronously, unlike
  * autoSize which measures a frame later), then kept sized by a ResizeObserver. */
-function makeChart(el: HTMLDivElement, options: DeepPartial<ChartOptions> = baseOptions): [IChartApi, () => void] {
+export function makeChart(el: HTMLDivElement, options: DeepPartial<ChartOptions> = baseOptions): [IChartApi, () => void] {
   const chart = createChart(el, { ...options, width: el.clientWidth, height: el.clientHeight });
   const observer = new ResizeObserver(() => chart.resize(el.clientWidth, el.clientHeight));
   observer.observe(el);

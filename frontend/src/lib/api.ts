@@ -52,6 +52,8 @@ export interface Column {
   name: string;
   label: string;
   format: "ratio" | "percent" | "count" | "text";
+  /** The values a text column takes (the leaderboard filters on them). */
+  choices?: string[] | null;
 }
 
 export interface StudySetting {
@@ -75,6 +77,167 @@ export interface Leaderboard {
 }
 
 export type Metrics = Record<string, Num>;
+
+export type Scheme = "walk_forward" | "cpcv";
+export type VerdictName = "robust" | "fragile" | "overfit" | "insufficient";
+
+export interface VerdictCheck {
+  name: string;
+  value: Num;
+  status: "pass" | "warn" | "fail" | "missing";
+  reason: string;
+}
+
+/** GET /optimization/{id}/validation */
+export interface Validation {
+  study_id: string;
+  scheme: Scheme;
+  verdict: VerdictName;
+  reasons: string[];
+  checks: VerdictCheck[];
+  thresholds: Record<string, number>;
+  oos_trade_count: Num;
+  deflated_sharpe_ratio: Num;
+  pbo: Num;
+  wf_efficiency: Num;
+}
+
+export interface Interval {
+  estimate: Num;
+  low: Num;
+  high: Num;
+  std?: Num;
+}
+
+/** Quantiles of the resampled equity (growth of 1) at evenly spaced OOS bars. */
+export interface Fan {
+  timestamp: number[];
+  index: number[];
+  quantiles: Record<string, Num[]>;
+}
+
+export interface TradeMonteCarlo {
+  n_trades: number;
+  n_shuffles: number;
+  observed_max_drawdown?: Num;
+  total_return?: Num;
+  max_drawdown?: { mean: Num; q05: Num; median: Num; q95: Num; worst: Num } | null;
+  probability_worse?: Num;
+  error?: string | null;
+}
+
+/** GET /optimization/{id}/bootstrap */
+export interface Bootstrap {
+  study_id: string;
+  method: string;
+  block_length: Num;
+  n_resamples: number | null;
+  confidence: Num;
+  n_obs: number | null;
+  sharpe_ratio: Interval | null;
+  cagr: Interval | null;
+  max_drawdown: Interval | null;
+  total_return: Interval | null;
+  probability_of_loss: Num;
+  fan: Fan | null;
+  error: string | null;
+  trade_monte_carlo: TradeMonteCarlo | null;
+}
+
+export interface PathMetrics {
+  path: number;
+  splits: number[];
+  sharpe_ratio: Num;
+  total_return: Num;
+  cagr: Num;
+  max_drawdown: Num;
+  trade_count: Num;
+}
+
+export interface PathEquity {
+  count: number;
+  bars: number;
+  timestamp: number[];
+  /** One list per path, by path number. */
+  equity: Num[][];
+}
+
+export interface CpcvGroup {
+  group: number;
+  start_index: number;
+  stop_index: number;
+  start: number | null;
+  end: number | null;
+}
+
+/** GET /optimization/{id}/cpcv */
+export interface Cpcv {
+  study_id: string;
+  n_groups: number;
+  n_test_groups: number;
+  n_splits: number;
+  n_paths: number;
+  purge_bars: number;
+  embargo_bars: number;
+  representative_path: number;
+  sharpe_ratio: { mean: Num; std: Num; min: Num; max: Num; share_below_zero: Num; quantiles: Record<string, Num> };
+  paths: PathMetrics[];
+  groups: CpcvGroup[];
+  splits: { fold: number; test_groups: number[]; paths: number[]; train_bars: number; test_bars: number }[];
+  equity: PathEquity | null;
+}
+
+export interface HeatmapAxis {
+  name: string;
+  kind: "numeric" | "categorical";
+  log?: boolean;
+  edges?: number[] | null;
+  centers?: number[] | null;
+  categories?: unknown[] | null;
+}
+
+export interface Heatmap {
+  x: HeatmapAxis;
+  y: HeatmapAxis;
+  /** rows: y bins, columns: x bins */
+  values: Num[][];
+  counts: number[][];
+  chosen: { fold: number; x: unknown; y: unknown }[];
+}
+
+/** GET /optimization/{id}/plateau */
+export interface Plateau {
+  study_id: string;
+  score: Num;
+  objective: string | null;
+  n_scored: number;
+  folds: { fold: number; score: Num; n_neighbours?: number | null; n_trials?: number | null }[];
+  importance: Record<string, number>;
+  heatmap: Heatmap | null;
+}
+
+export interface CrossCheckFold {
+  fold: number;
+  sharpe_v2: Num;
+  sharpe_v1: Num;
+  return_v2: Num;
+  return_v1: Num;
+  trades_v2: Num;
+  trades_v1: Num;
+  deviation: { sharpe: Num; total_return: Num; trade_count: Num };
+}
+
+/** GET /optimization/{id}/cross-check */
+export interface CrossCheck {
+  study_id: string;
+  engine: string;
+  tolerance: Num;
+  passed: boolean | null;
+  max_deviation: Num;
+  unsupported: string | null;
+  folds: CrossCheckFold[];
+  seconds: Num;
+}
 
 export interface Fold {
   fold: number;
@@ -119,6 +282,8 @@ export interface StudyDetail {
   strategy_source?: string | null;
   /** The strategy's code version now (differs when it was edited since). */
   strategy_current_version?: string | null;
+  scheme?: Scheme | null;
+  verdict?: VerdictName | null;
   oos: Metrics | null;
   deflated_sharpe_ratio: Num;
   pbo: Num;
@@ -265,11 +430,21 @@ export const api = {
   health: () => get<Health>("/health"),
   strategies: () => get<StrategyInfo[]>("/strategies"),
   meta: () => get<Meta>("/meta"),
-  leaderboard: () => get<Leaderboard>("/leaderboard?limit=1000"),
+  leaderboard: (verdicts: string[] = []) => {
+    const q = new URLSearchParams({ limit: "1000" });
+    for (const v of verdicts) q.append("verdict", v);
+    return get<Leaderboard>(`/leaderboard?${q}`);
+  },
   study: (id: string) => get<StudyDetail>(`/optimization/${encodeURIComponent(id)}`),
   trades: (id: string) => get<Trades>(`/optimization/${encodeURIComponent(id)}/trades`),
   equity: (id: string) => get<Equity>(`/optimization/${encodeURIComponent(id)}/equity`),
   insights: (id: string) => get<Insights>(`/optimization/${encodeURIComponent(id)}/insights`),
+  validation: (id: string) => get<Validation>(`/optimization/${encodeURIComponent(id)}/validation`),
+  bootstrap: (id: string) => get<Bootstrap>(`/optimization/${encodeURIComponent(id)}/bootstrap`),
+  cpcv: (id: string, points?: number) =>
+    get<Cpcv>(`/optimization/${encodeURIComponent(id)}/cpcv${points ? `?points=${points}` : ""}`),
+  plateau: (id: string) => get<Plateau>(`/optimization/${encodeURIComponent(id)}/plateau`),
+  crossCheck: (id: string) => get<CrossCheck>(`/optimization/${encodeURIComponent(id)}/cross-check`),
   bars: (slug: string, timeframe: string, start?: string, end?: string) => {
     const q = new URLSearchParams({ timeframe });
     if (start) q.set("start", start);

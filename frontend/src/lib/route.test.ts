@@ -6,7 +6,8 @@ import { parseHash, parseStudyId, routeHash, symbolSlug } from "./route";
 describe("hash routes", () => {
   it("round-trips every view", () => {
     for (const r of [
-      { view: "leaderboard" as const, sort: "pbo", dir: "desc" as const },
+      { view: "leaderboard" as const, sort: "pbo", dir: "desc" as const, verdict: undefined },
+      { view: "leaderboard" as const, sort: undefined, dir: undefined, verdict: "robust,fragile" },
       { view: "study" as const, id: "ema_cross.BTC-USD.1h" },
       { view: "submit" as const, study: "ema_cross.BTC-USD.1h", run: "abc" },
       { view: "bars" as const, symbol: "ETH-USD", tf: "4h" },
@@ -16,7 +17,7 @@ describe("hash routes", () => {
   });
 
   it("defaults to the leaderboard and flags unknown paths", () => {
-    expect(parseHash("")).toEqual({ view: "leaderboard", sort: undefined, dir: undefined });
+    expect(parseHash("")).toEqual({ view: "leaderboard", sort: undefined, dir: undefined, verdict: undefined });
     expect(parseHash("#/nowhere")).toEqual({ view: "notfound", path: "/nowhere" });
   });
 

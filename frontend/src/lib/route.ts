@@ -1,11 +1,11 @@
 // Hash routes: the URL holds the view and its selection.
-//   #/                      leaderboard (?sort=col&dir=asc|desc)
+//   #/                      leaderboard (?sort=col&dir=asc|desc&verdict=robust,fragile)
 //   #/study/<study id>      one study
 //   #/submit                submit a study and follow its progress (?study=<id>&run=<run id>)
 //   #/bars?symbol=BTC-USD&tf=4h
 
 export type Route =
-  | { view: "leaderboard"; sort?: string; dir?: "asc" | "desc" }
+  | { view: "leaderboard"; sort?: string; dir?: "asc" | "desc"; verdict?: string }
   | { view: "study"; id: string }
   | { view: "submit"; study?: string; run?: string }
   | { view: "bars"; symbol?: string; tf?: string }
@@ -19,7 +19,12 @@ export function parseHash(hash: string): Route {
   const opt = (k: string) => q.get(k) || undefined;
   if (parts.length === 0 || parts[0] === "leaderboard") {
     const dir = q.get("dir");
-    return { view: "leaderboard", sort: opt("sort"), dir: dir === "asc" || dir === "desc" ? dir : undefined };
+    return {
+      view: "leaderboard",
+      sort: opt("sort"),
+      dir: dir === "asc" || dir === "desc" ? dir : undefined,
+      verdict: opt("verdict"),
+    };
   }
   if (parts[0] === "study" && parts.length === 2) return { view: "study", id: parts[1] };
   if (parts[0] === "submit") return { view: "submit", study: opt("study"), run: opt("run") };
@@ -36,7 +41,7 @@ export function routeHash(r: Route): string {
   };
   switch (r.view) {
     case "leaderboard":
-      return `#/${qs({ sort: r.sort, dir: r.dir })}`;
+      return `#/${qs({ sort: r.sort, dir: r.dir, verdict: r.verdict })}`;
     case "study":
       return `#/study/${encodeURIComponent(r.id)}`;
     case "submit":

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { useCallback, useMemo, useState } from "react";
-import { api, reportUrl, type Fold } from "../lib/api";
+import { api, ApiError, reportUrl, type Fold } from "../lib/api";
 import { fmtDate, fmtNum, fmtParams, fmtPct } from "../lib/format";
 import { parseStudyId, routeHash, symbolSlug } from "../lib/route";
 import {
@@ -12,9 +12,19 @@ import {
   studySpan,
   tradesToMarkers,
 } from "../lib/series";
+import { groupBand } from "../lib/validation";
 import { StudyCharts } from "../components/charts";
 import { Empty, ErrorState, Loading } from "../components/state";
 import { HBars, HistoryLines } from "../components/svg";
+import {
+  BootstrapTable,
+  CrossCheckTable,
+  FanChart,
+  HeatmapGrid,
+  PathsChart,
+  SharpeDistribution,
+  VerdictPanel,
+} from "../components/validation";
 
 declare global {
   interface Window {
@@ -22,12 +32,18 @@ declare global {
   }
 }
 
-function FoldsTable({ folds }: { folds: Fold[] }) {
+// Bars per cpcv path asked of the API: plenty for a chart as wide as a screen.
+const PATH_POINTS = 1500;
+
+/** A 404 for an artifact the study lacks: shown as "not available" with the API's reason. */
+const absent = (err: unknown) => err instanceof ApiError && err.status === 404;
+
+function FoldsTable({ folds, cpcv }: { folds: Fold[]; cpcv: boolean }) {
   return (
     <table className="grid" data-testid="folds-table">
       <thead>
         <tr>
-          <th>fold</th>
+          <th>{cpcv ? "split" : "fold"}</th>
           <th>in-sample</th>
           <th>out-of-sample</th>
           <th>best params</th>
@@ -65,6 +81,12 @@ export function StudyView({ id }: { id: string }) {
   const trades = useQuery({ queryKey: ["trades", id], queryFn: () => api.trades(id), enabled: !!parsed });
   const equity = useQuery({ queryKey: ["equity", id], queryFn: () => api.equity(id), enabled: !!parsed });
   const insights = useQuery({ queryKey: ["insights", id], queryFn: () => api.insights(id), enabled: !!parsed });
+  const validation = useQuery({ queryKey: ["validation", id], queryFn: () => api.validation(id), enabled: !!parsed });
+  const bootstrap = useQuery({ queryKey: ["bootstrap", id], queryFn: () => api.bootstrap(id), enabled: !!parsed });
+  const plateau = useQuery({ queryKey: ["plateau", id], queryFn: () => api.plateau(id), enabled: !!parsed });
+  const crossCheck = useQuery({ queryKey: ["cross-check", id], queryFn: () => api.crossCheck(id), enabled: !!parsed });
+  const isCpcv = study.data?.scheme === "cpcv";
+  const cpcv = useQuery({ queryKey: ["cpcv", id], queryFn: () => api.cpcv(id, PATH_POINTS), enabled: !!parsed && isCpcv });
   const span = study.data ? studySpan(study.data.folds) : null;
   const slug = study.data ? symbolSlug(study.data.symbol) : "";
   const tf = study.data?.timeframe ?? "";
@@ -76,11 +98,18 @@ export function StudyView({ id }: { id: string }) {
 
   const candles = useMemo(() => (bars.data ? barsToCandles(bars.data) : null), [bars.data]);
   const times = useMemo(() => candles?.map((c) => c.time) ?? [], [candles]);
+  // A cpcv study's splits overlap: its band marks the groups and only trades are marked.
   const markers = useMemo(() => {
     if (!candles || !study.data || !trades.data) return null;
-    return mergeMarkers(tradesToMarkers(trades.data.trades, times), foldsToMarkers(study.data.folds, times));
-  }, [candles, times, study.data, trades.data]);
-  const band = useMemo(() => (candles && study.data ? foldBand(times, study.data.folds) : null), [candles, times, study.data]);
+    const tradeMarkers = tradesToMarkers(trades.data.trades, times);
+    return isCpcv ? tradeMarkers : mergeMarkers(tradeMarkers, foldsToMarkers(study.data.folds, times));
+  }, [candles, times, study.data, trades.data, isCpcv]);
+  const band = useMemo(() => {
+    if (!candles || !study.data) return null;
+    if (!isCpcv) return foldBand(times, study.data.folds);
+    if (cpcv.isError) return foldBand(times, []);
+    return cpcv.data ? groupBand(times, cpcv.data.groups) : null;
+  }, [candles, times, study.data, isCpcv, cpcv.data, cpcv.isError]);
   const eq = useMemo(() => (candles && equity.data ? equityToSeries(equity.data, times) : null), [candles, times, equity.data]);
 
   const [ready, setReady] = useState(false);
@@ -134,7 +163,15 @@ export function StudyView({ id }: { id: string }) {
           ? ` — the strategy's code has changed since (now ${s.strategy_current_version}): re-run the study`
           : ""}
       </p>
+      {validation.isError ? (
+        <ErrorState title={absent(validation.error) ? "Verdict not available" : "Verdict unavailable"} error={validation.error} />
+      ) : validation.data ? (
+        <VerdictPanel validation={validation.data} />
+      ) : (
+        <Loading what="verdict" />
+      )}
       <dl className="kpis">
+        <div><dt>Scheme</dt><dd data-testid="scheme">{isCpcv ? "cpcv" : "walk-forward"}</dd></div>
         <div><dt>OOS Sharpe</dt><dd>{fmtNum(s.oos?.sharpe_ratio)}</dd></div>
         <div><dt>OOS return</dt><dd>{fmtPct(s.oos?.total_return)}</dd></div>
         <div><dt>OOS CAGR</dt><dd>{fmtPct(s.oos?.cagr)}</dd></div>
@@ -167,8 +204,96 @@ export function StudyView({ id }: { id: string }) {
           <StudyCharts candles={candles} markers={markers} band={band} equity={eq} onDrawn={onDrawn} />
         </>
       )}
-      <h3>Walk-forward folds</h3>
-      {s.folds.length ? <FoldsTable folds={s.folds} /> : <Empty>No folds.</Empty>}
+      <h3>Bootstrap confidence</h3>
+      <div className="panels" data-testid="bootstrap-section">
+        {bootstrap.isError ? (
+          <ErrorState title={absent(bootstrap.error) ? "Bootstrap not available" : "Bootstrap unavailable"} error={bootstrap.error} />
+        ) : !bootstrap.data ? (
+          <Loading what="bootstrap" />
+        ) : bootstrap.data.error ? (
+          <Empty>Bootstrap not computed: {bootstrap.data.error}</Empty>
+        ) : (
+          <>
+            <div className="panel grow">
+              <div className="chart-label">
+                OOS equity (growth of 1) over the bootstrap fan: 5–95 % and 25–75 % of {bootstrap.data.n_resamples} resampled
+                paths, median dashed
+              </div>
+              <FanChart bootstrap={bootstrap.data} equity={equity.data} />
+            </div>
+            <div className="panel">
+              <BootstrapTable bootstrap={bootstrap.data} />
+            </div>
+          </>
+        )}
+      </div>
+      {isCpcv && (
+        <>
+          <h3>CPCV backtest paths</h3>
+          <div className="panels" data-testid="cpcv-section">
+            {cpcv.isError ? (
+              <ErrorState title="CPCV paths unavailable" error={cpcv.error} />
+            ) : !cpcv.data ? (
+              <Loading what="cpcv paths" />
+            ) : (
+              <>
+                <div className="panel grow">
+                  <div className="chart-label">
+                    Equity of each of the {cpcv.data.n_paths} paths ({cpcv.data.n_splits} splits, N = {cpcv.data.n_groups}, k ={" "}
+                    {cpcv.data.n_test_groups}); thick: path {cpcv.data.representative_path}, the study's equity
+                  </div>
+                  {cpcv.data.equity ? <PathsChart cpcv={cpcv.data} /> : <Empty>Path equity not published with this version.</Empty>}
+                </div>
+                <div className="panel">
+                  <div className="chart-label">
+                    OOS Sharpe over the paths: mean {fmtNum(cpcv.data.sharpe_ratio.mean)}, std {fmtNum(cpcv.data.sharpe_ratio.std)},{" "}
+                    {fmtPct(cpcv.data.sharpe_ratio.share_below_zero)} below 0
+                  </div>
+                  <SharpeDistribution cpcv={cpcv.data} />
+                </div>
+              </>
+            )}
+          </div>
+        </>
+      )}
+      <h3>{isCpcv ? "CPCV splits" : "Walk-forward folds"}</h3>
+      {s.folds.length ? <FoldsTable folds={s.folds} cpcv={isCpcv} /> : <Empty>No folds.</Empty>}
+      <div className="panels">
+        <div className="panel">
+          <h3>Parameter plateau</h3>
+          {plateau.isError ? (
+            <ErrorState title={absent(plateau.error) ? "Plateau not available" : "Plateau unavailable"} error={plateau.error} />
+          ) : !plateau.data ? (
+            <Loading what="plateau" />
+          ) : (
+            <div data-testid="plateau-section">
+              <p className="small">
+                Plateau score <strong data-testid="plateau-score">{fmtNum(plateau.data.score)}</strong> (1: neighbours keep the
+                best's lead, 0: a spike; median of {plateau.data.n_scored} searches) · mean {plateau.data.objective} per cell, ringed
+                where a search chose
+              </p>
+              {plateau.data.heatmap ? <HeatmapGrid heatmap={plateau.data.heatmap} /> : <Empty>Fewer than two parameters: no heatmap.</Empty>}
+            </div>
+          )}
+        </div>
+        <div className="panel">
+          <h3>Engine cross-check</h3>
+          {crossCheck.isError ? (
+            absent(crossCheck.error) ? (
+              <div className="state empty" data-testid="cross-check-unavailable">
+                Not available.
+                <div className="small muted">{(crossCheck.error as Error).message}</div>
+              </div>
+            ) : (
+              <ErrorState title="Cross-check unavailable" error={crossCheck.error} />
+            )
+          ) : crossCheck.data ? (
+            <CrossCheckTable check={crossCheck.data} />
+          ) : (
+            <Loading what="cross-check" />
+          )}
+        </div>
+      </div>
       <div className="panels">
         <div className="panel">
           <h3>Optimization history (best so far)</h3>
