@@ -20,7 +20,17 @@ from api.config import ApiConfig, load_api_config
 from api.context import ApiContext
 from api.fast_path import BarsFastPath
 from api.frontend import mount_frontend
-from api.routers import bars, health, leaderboard, meta, progress, strategies, studies, submit
+from api.routers import (
+    backtest,
+    bars,
+    health,
+    leaderboard,
+    meta,
+    progress,
+    strategies,
+    studies,
+    submit,
+)
 from maestro_pipeline.settings import Settings, load_settings
 
 API_PREFIX = "/api/v2"
@@ -28,9 +38,9 @@ DESCRIPTION = """
 Read-only access to what the Maestro pipeline published: Parquet bars, walk-forward studies
 (folds, OOS equity, trades, DSR, PBO), QuantStats reports, Optuna insights and the
 leaderboard. `POST /optimization` asks the Dagster webserver to run a study; its progress
-streams over a WebSocket. Errors name the request field at fault. When the server sets
-`MAESTRO_API_TOKEN`, endpoints that start work need `Authorization: Bearer <token>`; reads stay
-open.
+streams over a WebSocket. `POST /backtest` computes one backtest on the published bars.
+Errors name the request field at fault. When the server sets `MAESTRO_API_TOKEN`, endpoints
+that start work need `Authorization: Bearer <token>`; reads stay open.
 """
 
 
@@ -86,7 +96,17 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
             allow_headers=["*"],
         )
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, meta, strategies, bars, studies, submit, progress, leaderboard):
+    for module in (
+        health,
+        meta,
+        strategies,
+        bars,
+        studies,
+        submit,
+        backtest,
+        progress,
+        leaderboard,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.state.frontend = mount_frontend(app, config.frontend_dist)

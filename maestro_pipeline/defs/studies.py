@@ -23,7 +23,7 @@ from maestro_pipeline.defs.resources import (
 from maestro_pipeline.defs.strategies import strategy_code
 from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
-from maestro_pipeline.keys import BIAS_CHECK, STRATEGY_DIM, STUDY_ASSET, StudyKey
+from maestro_pipeline.keys import BIAS_CHECK, CROSS_CHECK, STRATEGY_DIM, STUDY_ASSET, StudyKey
 from maestro_pipeline.settings import load_settings
 from maestro_pipeline.storage.studies import (
     StudyStore,
@@ -118,6 +118,14 @@ with warnings.catch_warnings():
             description="Before the study runs: no lookahead, a stable warm-up, sound signals "
             "(maestro check); a failure stops the study and everything downstream.",
         ),
+        dg.AssetCheckSpec(
+            CROSS_CHECK,
+            asset=STUDY_ASSET,
+            description="Every study's OOS windows re-run on the other engine (v1, Backtrader, "
+            "for a v2 study): fails when Sharpe, return or trade count deviate by more than "
+            "the tolerance (5 %) on any window; settings the engine cannot express are named "
+            "in 'unsupported' (a warning, not a pass).",
+        ),
     ],
 )
 def walk_forward_study(
@@ -146,12 +154,21 @@ def walk_forward_study(
             description="the bias checks failed, no study of the run runs: "
             + "; ".join(f"{p}: {m}" for p, m in failures.items())
         )
+    if study_config.engine_version == "v1":
+        context.log.warning(
+            "engine v1: every trial is simulated in Backtrader, one at a time, bar by bar: "
+            "expect this study to take many times longer than on v2"
+        )
     uncovered: dict[str, dict[str, int]] = {}
+    cross_checks: dict[str, Any] = {}
     for study in prepared:
-        metadata, coverage = _study(context, study, study_config, market, lake, warehouse, optuna)
+        metadata, coverage, checked = _study(
+            context, study, study_config, market, lake, warehouse, optuna
+        )
         context.add_asset_metadata(metadata, partition_key=study.partition)
         if coverage["folds"] != coverage["folds_in_equity"] or not coverage["equity_rows"]:
             uncovered[study.partition] = coverage
+        cross_checks[study.partition] = checked
     n = len(prepared)
     yield dg.MaterializeResult(
         check_results=[
@@ -159,8 +176,51 @@ def walk_forward_study(
                 check_name="oos_equity_covers_every_fold",
                 passed=not uncovered,
                 metadata={"studies_checked": n, "uncovered": dg.MetadataValue.json(uncovered)},
-            )
+            ),
+            cross_check_result(cross_checks),
         ]
+    )
+
+
+def cross_check_result(reports: dict[str, Any]) -> dg.AssetCheckResult:
+    """The ``engine_cross_check`` result over a run's studies (``summary["cross_check"]`` by
+    partition): failed (error) when any study's engines disagree beyond the tolerance; a
+    warning when some could not be checked (``unsupported`` names them and why); passed
+    when every study was checked and agreed."""
+    failed = {p: r for p, r in reports.items() if r and r.get("passed") is False}
+    unsupported = {
+        p: (r or {}).get("unsupported") or "no cross-check in the summary"
+        for p, r in reports.items()
+        if not r or r.get("passed") is None
+    }
+    deviations = {p: (r or {}).get("max_deviation") for p, r in reports.items()}
+    worst = max((d for d in deviations.values() if d is not None), default=None)
+    first = next(iter(reports.values()), None) or {}
+    metadata: dict[str, Any] = {
+        "studies_checked": len(reports) - len(unsupported),
+        "engine": str(first.get("engine", "v1")),
+        "tolerance": first.get("tolerance"),
+        "max_deviation": worst,
+        "max_deviation_by_study": dg.MetadataValue.json(deviations),
+        "failed": dg.MetadataValue.json(
+            {p: [f for f in r["folds"] if max(f["deviation"].values()) > r["tolerance"]]
+             for p, r in failed.items()}
+        ),
+        "unsupported": dg.MetadataValue.json(unsupported),
+        "seconds": sum(float((r or {}).get("seconds") or 0.0) for r in reports.values()),
+    }  # fmt: skip
+    if failed:
+        description = "engines disagree beyond the tolerance on: " + ", ".join(failed)
+    elif unsupported:
+        description = "not cross-checked: " + "; ".join(f"{p}: {m}" for p, m in unsupported.items())
+    else:
+        description = None
+    return dg.AssetCheckResult(
+        check_name=CROSS_CHECK,
+        passed=not failed and not unsupported,
+        severity=dg.AssetCheckSeverity.ERROR if failed else dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=description,
     )
 
 
@@ -257,8 +317,9 @@ def _study(
     lake: LakeResource,
     warehouse: WarehouseResource,
     optuna: OptunaResource,
-) -> tuple[dict[str, Any], dict[str, int]]:
-    """Run, publish and store one study; its metadata and how its equity covers the folds."""
+) -> tuple[dict[str, Any], dict[str, int], Any]:
+    """Run, publish and store one study; its metadata, how its equity covers the folds and
+    its engine cross-check."""
     from maestro_pipeline.optimization.runs import run_study
     from maestro_pipeline.optimization.storages import is_shared_storage
 
@@ -325,6 +386,10 @@ def _study(
         "pbo": finite_or_none(summary.get("pbo")),
         "wf_efficiency": finite_or_none(summary.get("wf_efficiency")),
         "verdict": str(summary.get("verdict")),
+        "cross_check_passed": str((summary.get("cross_check") or {}).get("passed")),
+        "cross_check_max_deviation": finite_or_none(
+            (summary.get("cross_check") or {}).get("max_deviation")
+        ),
         "n_trials_total": int(summary.get("n_trials_total") or 0),
         "timings_seconds": dg.MetadataValue.json(summary.get("timings", {})),
         "param_stability": dg.MetadataValue.json(summary.get("param_stability", {})),
@@ -338,7 +403,7 @@ def _study(
         "folds_in_equity": len(covered & fold_ids),
         "equity_rows": result.equity.height,
     }
-    return metadata, coverage
+    return metadata, coverage, summary.get("cross_check")
 
 
 study_assets = [walk_forward_study]
