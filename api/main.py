@@ -21,6 +21,7 @@ from api.context import ApiContext
 from api.fast_path import BarsFastPath
 from api.frontend import mount_frontend
 from api.routers import (
+    backtest,
     bars,
     health,
     leaderboard,
@@ -39,9 +40,10 @@ Read-only access to what the Maestro pipeline published: Parquet bars, walk-forw
 studies (folds, OOS equity, trades, DSR, PBO), their validation (verdict and reasons,
 bootstrap intervals, cpcv paths, parameter plateaus, engine cross-check), QuantStats reports,
 Optuna insights and the leaderboard. `POST /optimization` asks the Dagster webserver to run a
-study; its progress streams over a WebSocket. Errors name the request field at fault. When
-the server sets `MAESTRO_API_TOKEN`, endpoints that start work need `Authorization: Bearer
-<token>`; reads stay open.
+study; its progress streams over a WebSocket. `POST /backtest` computes one backtest on the
+published bars, on engine v2 (vectorbt) or v1 (Backtrader). Errors name the request field at
+fault. When the server sets `MAESTRO_API_TOKEN`, endpoints that start work need
+`Authorization: Bearer <token>`; reads stay open.
 """
 
 
@@ -97,7 +99,10 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
             allow_headers=["*"],
         )
     api = APIRouter(prefix=API_PREFIX)
-    routers = (health, meta, strategies, bars, studies, validation, submit, progress, leaderboard)
+    routers = (
+        health, meta, strategies, bars, studies, validation, submit, backtest, progress,
+        leaderboard,
+    )  # fmt: skip
     for module in routers:
         api.include_router(module.router)
     app.include_router(api)

@@ -26,6 +26,7 @@ GRAPH_JOBS = (MARKET_DATA_JOB, WALK_FORWARD_JOB, LEADERBOARD_JOB)  # upstream fi
 STUDY_ASSET = "walk_forward_study"
 STRATEGY_CODE_ASSET = "strategy_code"
 BIAS_CHECK = "strategy_passes_bias_checks"
+CROSS_CHECK = "engine_cross_check"
 
 SYMBOL_DIM = "symbol"
 MONTH_DIM = "month"

@@ -68,6 +68,11 @@ def backtest_command(
     stop_loss: float | None = typer.Option(None, "--stop-loss", help="Stop, fraction of entry."),
     take_profit: float | None = typer.Option(None, "--take-profit", help="Target, fraction."),
     trailing_stop: bool = typer.Option(False, "--trailing-stop", help="Trail the stop-loss."),
+    engine_version: str = typer.Option(
+        "v2",
+        "--engine-version",
+        help="Engine: v2 (vectorbt, vectorized) or v1 (Backtrader, event-driven, slower).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     trades_out: Path | None = typer.Option(
         None, "--trades-out", help="Write trades (.csv/.parquet)."
@@ -85,7 +90,13 @@ def backtest_command(
 
     from maestro_pipeline.catalog import get_strategy
     from maestro_pipeline.cli.inputs import load_bars
-    from maestro_pipeline.engine.backtest import BacktestSettings, SettingsError, run_backtest
+    from maestro_pipeline.engine.backtest import BacktestSettings, SettingsError
+    from maestro_pipeline.engine.engines import (
+        ENGINE_VERSIONS,
+        UnsupportedSetting,
+        backtest,
+        check_settings,
+    )
     from maestro_pipeline.engine.metrics import finite_or_none
     from maestro_pipeline.engine.strategy import ParameterError, StrategyError
 
@@ -94,6 +105,11 @@ def backtest_command(
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="--strategy") from None
     params = _parse_params(params_json)
+    if engine_version not in ENGINE_VERSIONS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(ENGINE_VERSIONS)}; got {engine_version!r}",
+            param_hint="--engine-version",
+        )
     try:
         settings = BacktestSettings(
             fees=fees,
@@ -106,6 +122,10 @@ def backtest_command(
             trailing_stop=trailing_stop,
         )
         checked = strategy.validate(params)
+        check_settings(engine_version, settings)  # type: ignore[arg-type]
+    except UnsupportedSetting as exc:
+        hint = f"{_SETTING_OPTIONS[exc.setting]} with --engine-version {engine_version}"
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
     except SettingsError as exc:
         raise typer.BadParameter(str(exc), param_hint=_SETTING_OPTIONS[exc.setting]) from None
     except ParameterError as exc:
@@ -114,7 +134,7 @@ def backtest_command(
     if bars.height < 2:
         raise typer.BadParameter("need at least two bars to backtest", param_hint="--data")
     try:
-        result = run_backtest(bars, strategy, checked, settings)
+        result = backtest(bars, strategy, checked, settings, engine_version)  # type: ignore[arg-type]
     except StrategyError as exc:
         Console(stderr=True).print(f"[red]Error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -137,6 +157,7 @@ def backtest_command(
             "strategy": strategy.name,
             "params": result.params,
             "settings": asdict(settings),
+            "engine_version": engine_version,
             "timeframe": timeframe,
             "bars": bars.height,
             "start": first.isoformat(),
@@ -148,7 +169,8 @@ def backtest_command(
         return
     params_text = ", ".join(f"{k}={v}" for k, v in result.params.items())
     table = Table(
-        title=f"{strategy.name} ({params_text}) on {bars.height:,} bars, {first} .. {last}"
+        title=f"{strategy.name} ({params_text}) on {bars.height:,} bars, {first} .. {last}, "
+        f"engine {engine_version}"
     )
     table.add_column("metric")
     table.add_column("value", justify="right")

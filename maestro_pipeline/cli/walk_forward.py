@@ -98,8 +98,16 @@ def walk_forward_command(
         TextColumn("{task.fields[best]}"),
         TimeElapsedColumn(),
     )
+    # Engine v1 simulates every trial on its own, bar by bar: say so, it is far slower.
+    slow = config.engine_version == "v1"
+    engine = " on v1 (Backtrader, one trial at a time: slow)" if slow else ""
+    if engine:
+        stderr.print(
+            f"engine v1: every trial is simulated in Backtrader, one at a time, bar by bar "
+            f"({splits} x {trials} trials): expect minutes, not seconds"
+        )
     with Progress(*columns, console=stderr, transient=False) as bar:
-        task = bar.add_task(f"{strategy} walk-forward", total=splits * trials, best="")
+        task = bar.add_task(f"{strategy} walk-forward{engine}", total=splits * trials, best="")
 
         def report(state: WalkForwardProgress) -> None:
             best = "" if state.best_value is None else f"best {state.best_value:.3g}"
@@ -107,7 +115,7 @@ def walk_forward_command(
                 task,
                 total=state.n_folds * state.n_trials,  # cpcv: one search per split
                 completed=state.fold * state.n_trials + min(state.trials_done, state.n_trials),
-                description=f"fold {state.fold + 1}/{state.n_folds}",
+                description=f"fold {state.fold + 1}/{state.n_folds}{engine}",
                 best=best,
             )
 
@@ -181,6 +189,7 @@ def _payload(result: Any, data: Path | None, symbol: str | None, timeframe: str)
             "bootstrap": summary["bootstrap"],
             "trade_monte_carlo": summary["trade_monte_carlo"],
             "plateau": summary["plateau"],
+            "cross_check": summary["cross_check"],
             "verdict": summary["verdict"],
             "verdict_details": summary["verdict_details"],
             "n_trials_total": summary["n_trials_total"],
@@ -273,6 +282,16 @@ def _print_validation(console: Any, payload: dict) -> None:
             f"std {_fmt(paths['std'], '.2f')}, below 0 in {_fmt(paths['share_below_zero'], '.0%')}"
         )
     console.print(f"plateau score {_fmt(payload['plateau']['score'], '.2f')}")
+    check = payload["cross_check"] or {}
+    if check.get("unsupported"):
+        console.print(f"engine cross-check not run: {check['unsupported']}")
+    elif check.get("passed") is not None:
+        outcome = "passed" if check["passed"] else "[bold red]FAILED[/bold red]"
+        console.print(
+            f"engine cross-check on {check['engine']}: {outcome}, largest deviation "
+            f"{_fmt(check['max_deviation'], '.1e')} (tolerance {check['tolerance']:.0%}, "
+            f"{len(check['folds'])} windows, {check['seconds']:.1f} s)"
+        )
     console.print(f"verdict: [bold]{payload['verdict']}[/bold]")
     for reason in payload["verdict_details"]["reasons"]:
         console.print(f"  - {reason}")

@@ -21,11 +21,11 @@ from maestro_pipeline.defs.resources import (
     WarehouseResource,
 )
 from maestro_pipeline.defs.strategies import strategy_code
-from maestro_pipeline.defs.study_checks import oos_coverage
+from maestro_pipeline.defs.study_checks import cross_check_result, oos_coverage
 from maestro_pipeline.defs.validation_metadata import validation_metadata
 from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
-from maestro_pipeline.keys import BIAS_CHECK, STRATEGY_DIM, STUDY_ASSET, StudyKey
+from maestro_pipeline.keys import BIAS_CHECK, CROSS_CHECK, STRATEGY_DIM, STUDY_ASSET, StudyKey
 from maestro_pipeline.settings import load_settings
 from maestro_pipeline.storage.studies import (
     StudyStore,
@@ -126,6 +126,14 @@ with warnings.catch_warnings():
             description="Before the study runs: no lookahead, a stable warm-up, sound signals "
             "(maestro check); a failure stops the study and everything downstream.",
         ),
+        dg.AssetCheckSpec(
+            CROSS_CHECK,
+            asset=STUDY_ASSET,
+            description="Every study's OOS windows re-run on the other engine (v1, Backtrader, "
+            "for a v2 study): fails when Sharpe, return or trade count deviate by more than "
+            "the tolerance (5 %) on any window; settings the engine cannot express are named "
+            "in 'unsupported' (a warning, not a pass).",
+        ),
     ],
 )
 def walk_forward_study(
@@ -154,12 +162,21 @@ def walk_forward_study(
             description="the bias checks failed, no study of the run runs: "
             + "; ".join(f"{p}: {m}" for p, m in failures.items())
         )
+    if study_config.engine_version == "v1":
+        context.log.warning(
+            "engine v1: every trial is simulated in Backtrader, one at a time, bar by bar: "
+            "expect this study to take many times longer than on v2"
+        )
     uncovered: dict[str, dict[str, Any]] = {}
+    cross_checks: dict[str, Any] = {}
     for study in prepared:
-        metadata, coverage = _study(context, study, study_config, market, lake, warehouse, optuna)
+        metadata, coverage, checked = _study(
+            context, study, study_config, market, lake, warehouse, optuna
+        )
         context.add_asset_metadata(metadata, partition_key=study.partition)
         if not coverage["covered"]:
             uncovered[study.partition] = coverage
+        cross_checks[study.partition] = checked
     n = len(prepared)
     yield dg.MaterializeResult(
         check_results=[
@@ -167,7 +184,8 @@ def walk_forward_study(
                 check_name="oos_equity_covers_every_fold",
                 passed=not uncovered,
                 metadata={"studies_checked": n, "uncovered": dg.MetadataValue.json(uncovered)},
-            )
+            ),
+            cross_check_result(cross_checks),
         ]
     )
 
@@ -265,8 +283,9 @@ def _study(
     lake: LakeResource,
     warehouse: WarehouseResource,
     optuna: OptunaResource,
-) -> tuple[dict[str, Any], dict[str, int]]:
-    """Run, publish and store one study; its metadata and how its equity covers the folds."""
+) -> tuple[dict[str, Any], dict[str, int], Any]:
+    """Run, publish and store one study; its metadata, how its equity covers the folds and
+    its engine cross-check."""
     from maestro_pipeline.optimization.runs import run_study
     from maestro_pipeline.optimization.storages import is_shared_storage
 
@@ -340,7 +359,11 @@ def _study(
         "path": dg.MetadataValue.path(str(path)),
         "dagster/row_count": result.equity.height,
     }
-    return metadata, oos_coverage(result.folds, result.equity, result.paths, summary)
+    return (
+        metadata,
+        oos_coverage(result.folds, result.equity, result.paths, summary),
+        summary.get("cross_check"),
+    )
 
 
 study_assets = [walk_forward_study]

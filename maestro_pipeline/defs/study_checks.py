@@ -1,4 +1,10 @@
-"""What ``oos_equity_covers_every_fold`` verifies of a study's out-of-sample results.
+"""The study asset's checks over a run's studies.
+
+``engine_cross_check`` reads each study's ``summary["cross_check"]`` (the engine's
+``walk_forward.cross_check``): it fails at error severity when any study's engines disagree
+beyond the tolerance, and warns when a study could not be checked, naming why.
+
+``oos_equity_covers_every_fold`` verifies a study's out-of-sample results:
 
 * walk-forward: every fold traded its OOS window, so each fold appears in the stitched equity;
 * cpcv: the equity is one path of several, so the check reads the paths: every published
@@ -12,7 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import dagster as dg
 import polars as pl
+
+from maestro_pipeline.keys import CROSS_CHECK
 
 
 def oos_coverage(
@@ -87,3 +96,45 @@ def _cpcv_coverage(
             and is_representative
         ),
     }
+
+
+def cross_check_result(reports: dict[str, Any]) -> dg.AssetCheckResult:
+    """The ``engine_cross_check`` result over a run's studies (``summary["cross_check"]`` by
+    partition): failed (error) when any study's engines disagree beyond the tolerance; a
+    warning when some could not be checked (``unsupported`` names them and why); passed
+    when every study was checked and agreed."""
+    failed = {p: r for p, r in reports.items() if r and r.get("passed") is False}
+    unsupported = {
+        p: (r or {}).get("unsupported") or "no cross-check in the summary"
+        for p, r in reports.items()
+        if not r or r.get("passed") is None
+    }
+    deviations = {p: (r or {}).get("max_deviation") for p, r in reports.items()}
+    worst = max((d for d in deviations.values() if d is not None), default=None)
+    first = next(iter(reports.values()), None) or {}
+    metadata: dict[str, Any] = {
+        "studies_checked": len(reports) - len(unsupported),
+        "engine": str(first.get("engine", "v1")),
+        "tolerance": first.get("tolerance"),
+        "max_deviation": worst,
+        "max_deviation_by_study": dg.MetadataValue.json(deviations),
+        "failed": dg.MetadataValue.json(
+            {p: [f for f in r["folds"] if max(f["deviation"].values()) > r["tolerance"]]
+             for p, r in failed.items()}
+        ),
+        "unsupported": dg.MetadataValue.json(unsupported),
+        "seconds": sum(float((r or {}).get("seconds") or 0.0) for r in reports.values()),
+    }  # fmt: skip
+    if failed:
+        description = "engines disagree beyond the tolerance on: " + ", ".join(failed)
+    elif unsupported:
+        description = "not cross-checked: " + "; ".join(f"{p}: {m}" for p, m in unsupported.items())
+    else:
+        description = None
+    return dg.AssetCheckResult(
+        check_name=CROSS_CHECK,
+        passed=not failed and not unsupported,
+        severity=dg.AssetCheckSeverity.ERROR if failed else dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=description,
+    )

@@ -229,6 +229,9 @@ def validation_metadata(summary: dict[str, Any]) -> dict[str, Any]:
         "plateau_score": finite_or_none((summary.get("plateau") or {}).get("score")),
         "plateau": dg.MetadataValue.md(plateau_markdown(summary)),
         "cross_check": dg.MetadataValue.md(cross_check_markdown(summary)),
+        "cross_check_max_deviation": finite_or_none(
+            (summary.get("cross_check") or {}).get("max_deviation")
+        ),
     }
     cpcv = summary.get("cpcv")
     if cpcv:

@@ -75,6 +75,23 @@ def test_backtest_table_is_readable(one_year_file) -> None:
     assert "sharpe_ratio" in result.output and "max_drawdown" in result.output
 
 
+def test_both_engines_trade_the_same_on_the_real_sample(one_year_file) -> None:
+    """``--engine-version v1`` runs the same strategy through Backtrader: same trades, same
+    equity to rounding (the event-driven engine is the vectorized one's cross-check)."""
+    base = ["backtest", "--strategy", "macd", "--data", str(one_year_file), "--json",
+            "--fees", "0.001", "--slippage", "0.0005"]  # fmt: skip
+    payloads = {}
+    for engine in ("v1", "v2"):
+        result = runner.invoke(app, [*base, "--engine-version", engine])
+        assert result.exit_code == 0, result.output
+        payloads[engine] = orjson.loads(result.output)
+    v1, v2 = payloads["v1"], payloads["v2"]
+    assert (v1["engine_version"], v2["engine_version"]) == ("v1", "v2")
+    assert v1["trade_count"] == v2["trade_count"] > 10
+    for key in ("total_return", "sharpe_ratio", "max_drawdown"):
+        assert v1[key] == pytest.approx(v2[key], rel=1e-6)
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
@@ -89,6 +106,19 @@ def test_backtest_table_is_readable(one_year_file) -> None:
         (["--strategy", "fernando"], "unknown strategy"),
         (["--strategy", "rsi", "--fees", "-1"], "'fees'"),
         (["--strategy", "rsi", "--direction", "up"], "'direction'"),
+        (["--strategy", "rsi", "--engine-version", "v3"], "must be one of v1, v2"),
+        (
+            [
+                "--strategy",
+                "rsi",
+                "--engine-version",
+                "v1",
+                "--stop-loss",
+                "0.05",
+                "--trailing-stop",
+            ],
+            "trailing_stop",
+        ),
     ],
 )
 def test_bad_input_is_named_without_traceback(one_year_file, extra, expected) -> None:

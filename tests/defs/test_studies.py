@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import numpy as np
+import polars as pl
 import pytest
 
+import maestro_pipeline
 from maestro_pipeline.defs.market_data import market_data_assets
 from maestro_pipeline.defs.reports import leaderboard, strategy_report
 from maestro_pipeline.defs.resources import build_resources
 from maestro_pipeline.defs.schedules import weekly_studies_on_new_bars
 from maestro_pipeline.defs.studies import walk_forward_study
+from maestro_pipeline.defs.study_checks import cross_check_result
+from maestro_pipeline.engine.bars import resample_bars
 from maestro_pipeline.engine.registry import get_strategy
 from maestro_pipeline.keys import StudyKey
 from maestro_pipeline.settings import Settings
@@ -78,7 +84,13 @@ def test_study_publishes_results_and_metadata(studied):
     assert {c.check_name: c.passed for c in checks} == {
         "oos_equity_covers_every_fold": True,
         "strategy_passes_bias_checks": True,
+        "engine_cross_check": True,
     }
+    (cross,) = [c for c in checks if c.check_name == "engine_cross_check"]
+    assert cross.metadata["engine"].value == "v1"
+    assert cross.metadata["max_deviation"].value < 1e-6
+    assert summary["cross_check"]["passed"] is True
+    assert len(summary["cross_check"]["folds"]) == 3
     progress = store.read_progress(key)
     assert progress["status"] == "completed" and progress["run_id"] == run.run_id
     rows = _study_rows(settings)
@@ -282,3 +294,41 @@ def test_the_coverage_check_fails_when_a_path_or_a_split_is_missing(studied, cpc
     gap = wf_equity.filter(pl.col("fold") != 1)
     assert oos_coverage(wf_folds, gap, wf_paths, wf_summary)["folds_in_equity"] == 2
     assert not oos_coverage(wf_folds, gap, wf_paths, wf_summary)["covered"]
+
+
+def test_the_cross_check_fails_the_asset_check_when_the_engines_disagree():
+    """A study whose re-run trades differently (signals drawn anew on every call) fails
+    ``engine_cross_check`` at error severity, naming the study and its worst folds."""
+    from maestro_pipeline.engine.walk_forward.config import WalkForwardConfig
+    from maestro_pipeline.engine.walk_forward.runner import run_walk_forward
+    from maestro_pipeline.strategy import IntParam, SignalSet, Strategy
+
+    def coin_flips(bars, p):
+        flips = np.random.default_rng().random(len(bars.close)) < 1.0 / p["every"]
+        return SignalSet(long_entries=flips, long_exits=np.roll(flips, p["every"] // 2))
+
+    restless = Strategy(
+        name="restless",
+        description="Long on a fresh random draw each call.",
+        parameters={"every": IntParam(10, 40, default=20)},
+        signal_function=coin_flips,
+    )
+    sample = Path(maestro_pipeline.__file__).parent / "sources" / "sample_data"
+    bars = resample_bars(pl.read_parquet(sample / "bitfinex_btc_usd_30m.parquet"), "1h").head(3000)
+    study = run_walk_forward(bars, restless, WalkForwardConfig(n_splits=3, n_trials=6))
+    agreeing = {"passed": True, "max_deviation": 0.0, "folds": [], "tolerance": 0.05}
+    result = cross_check_result(
+        {"BTC/USD@1h|restless": study.summary["cross_check"], "ETH/USD@1h|ok": agreeing}
+    )
+    assert result.passed is False
+    assert result.severity == dg.AssetCheckSeverity.ERROR
+    assert "BTC/USD@1h|restless" in result.description
+    failed = result.metadata["failed"].value
+    assert list(failed) == ["BTC/USD@1h|restless"] and failed["BTC/USD@1h|restless"]
+
+
+def test_an_unchecked_study_warns_instead_of_passing():
+    result = cross_check_result({"BTC/USD@1h|x": {"passed": None, "unsupported": "trailing_stop"}})
+    assert result.passed is False
+    assert result.severity == dg.AssetCheckSeverity.WARN
+    assert "trailing_stop" in result.description

@@ -23,16 +23,35 @@ def summary(**changes):
         "cpcv": {"n_paths": 5, "sharpe_ratio": {"share_below_zero": 0.0}},
         "plateau": {"score": 0.8},
         "wf_efficiency": 0.9,
+        "cross_check": cross_check(1e-12),
     }
     base.update(changes)
     return base
+
+
+def cross_check(worst: float | None, unsupported: str | None = None):
+    """An engine cross-check over two windows whose largest deviation is ``worst``."""
+    folds = [
+        {"fold": k, "deviation": {"sharpe": d, "total_return": d / 2, "trade_count": 0.0}}
+        for k, d in enumerate((1e-13, worst or 0.0))
+    ]
+    return {
+        "engine": "v1",
+        "tolerance": 0.05,
+        "passed": None if worst is None else worst <= 0.05,
+        "max_deviation": worst,
+        "unsupported": unsupported,
+        "folds": [] if worst is None else folds,
+        "seconds": 0.1,
+    }
 
 
 def test_every_check_passing_is_robust_and_lists_why():
     result = judge(summary())
     assert result["verdict"] == "robust"
     assert {c["status"] for c in result["checks"]} == {"pass"}
-    assert len(result["reasons"]) == 6
+    assert len(result["reasons"]) == 7
+    assert any("engine v1 reproduces every OOS window" in r for r in result["reasons"])
     assert result["thresholds"] == dataclasses.asdict(THRESHOLDS)
 
 
@@ -93,3 +112,31 @@ def test_thresholds_are_the_one_place_the_boundaries_live():
     at_boundary = summary(deflated_sharpe_ratio=THRESHOLDS.dsr_pass, pbo=THRESHOLDS.pbo_pass)
     assert judge(at_boundary)["verdict"] == "robust"
     assert set(VERDICTS) == {"robust", "fragile", "overfit", "insufficient"}
+
+
+def test_engines_that_disagree_make_any_study_insufficient_and_say_where():
+    # However good the statistics, figures one engine cannot reproduce prove nothing.
+    result = judge(summary(cross_check=cross_check(0.12)))
+    assert result["verdict"] == "insufficient"
+    (reason,) = result["reasons"]
+    assert "engine v1 disagrees with the study on 1 of 2 OOS windows" in reason
+    assert "fold 1: sharpe off by 12.0% > 5%" in reason
+    statuses = {c["name"]: c["status"] for c in result["checks"]}
+    assert statuses["engine_cross_check"] == "fail"
+    # An otherwise overfit study too: its failing checks rest on the same doubtful figures.
+    overfit = judge(summary(pbo=0.9, cross_check=cross_check(0.12)))
+    assert overfit["verdict"] == "insufficient"
+
+
+def test_a_cross_check_at_the_tolerance_passes():
+    at_boundary = summary(cross_check=cross_check(THRESHOLDS.cross_check_tolerance))
+    assert judge(at_boundary)["verdict"] == "robust"
+
+
+def test_an_unsupported_cross_check_is_missing_and_says_why():
+    why = "setting 'trailing_stop' is not supported by engine v1: ..."
+    result = judge(summary(cross_check=cross_check(None, unsupported=why)))
+    check = next(c for c in result["checks"] if c["name"] == "engine_cross_check")
+    assert check["status"] == "missing"
+    assert check["reason"] == f"engine cross-check not run: {why}"
+    assert result["verdict"] == "robust"  # missing checks do not count either way

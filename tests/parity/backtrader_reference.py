@@ -1,14 +1,17 @@
 """The old engine, re-implemented on Backtrader as the reference for parity tests.
 
-Backtrader is a development-only dependency, so this lives with the tests. Each reference
-strategy rebuilds one Maestro rule from Backtrader's own indicators, bar by bar.
+Each reference strategy rebuilds one Maestro rule from Backtrader's own indicators, bar by
+bar, and decides in Backtrader; the trading itself is the runtime event-driven engine's
+(``engine.backtest.event_driven.SignalTrader``: engine v1), which here reads the decision
+from ``signals()`` instead of the vectorized signals the engine feeds it. So the parity tests
+compare two independent computations of the signals (Backtrader indicators against Maestro's
+numba/numpy indicators) and two independent simulations (Backtrader's broker against
+vectorbt).
 
 Fill convention, identical to Maestro's: ``next()`` sees bar ``t`` closed and decides;
 ``next_open()`` (``cheat_on_open=True``) runs when bar ``t + 1`` opens and places a market
 order, which Backtrader fills at that open. The buy size spends all cash after fees and
-slippage, as vectorbt's ``size=inf`` does (the open is known when the order is sized, which
-is what makes "all cash" exact; the decision itself only used bar ``t``). Slippage is
-``slip_perc`` on opening fills, allowed beyond the bar's range (``slip_out``) as vectorbt does.
+slippage, as vectorbt's ``size=inf`` does (see ``event_driven`` for the details).
 
 Indicator definitions match Maestro's:
 
@@ -24,13 +27,13 @@ Indicator definitions match Maestro's:
 * Crossings are tested as ``a[0] > b[0] and a[-1] <= b[-1]``, not with ``bt.ind.CrossOver``,
   which remembers the last non-zero difference and so differs on exact ties.
 
-Remaining differences, measured on the samples: equity curves agree to ~1e-9 relative.
-That gap is ``_CASH_SAFETY``: the reference buys a billionth less than all cash, because
-Backtrader rejects an order whose cost exceeds the cash by a rounding error, where vectorbt
-sizes the order from the cash itself. The per-bar equity is ``broker.getvalue()`` at each
-close, Maestro's is vectorbt's value at the close. The reference covers long-only trading,
-the seed engine's mode; Maestro's short side reuses the same simulator with mirrored
-signals.
+Remaining differences, measured on the samples: equity curves agree to ~1e-11 relative.
+That gap is ``event_driven.CASH_SAFETY``: an all-in buy keeps a trillionth of the cash,
+because Backtrader rejects an order whose cost exceeds the cash by a rounding error, where
+vectorbt sizes the order from the cash itself. The per-bar equity is ``broker.getvalue()`` at
+each close, Maestro's is vectorbt's value at the close. The reference covers long-only
+trading, the seed engine's mode; Maestro's short side reuses the same simulator with
+mirrored signals.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ import backtrader as bt
 import numpy as np
 import polars as pl
 
-# Keep a hair of cash unspent so float rounding never makes an all-in order exceed the cash.
-_CASH_SAFETY = 1.0 - 1e-9
+from maestro_pipeline.engine.backtest import BacktestSettings
+from maestro_pipeline.engine.backtest.event_driven import SignalTrader, run_events
+from maestro_pipeline.engine.strategy import OHLCV
 
 
 def _cross_above(a, b) -> bool:
@@ -65,20 +69,10 @@ class _Level:
         return self.value
 
 
-class SignalStrategy(bt.Strategy):
-    """Decides at each close, trades at the next open, records equity at every close."""
+class SignalStrategy(SignalTrader):
+    """A rule decided from Backtrader's indicators, traded by the runtime engine (long only)."""
 
-    params: ClassVar[tuple] = (("fee", 0.0), ("slippage", 0.0), ("rule", None))
-
-    def __init__(self) -> None:
-        self.values: list[float] = []
-        self.entries = 0
-        self.rejected = 0
-        self.pending: str | None = None
-        self.setup()
-
-    def setup(self) -> None:
-        raise NotImplementedError
+    params: ClassVar[tuple] = (("rule", None),)
 
     def long_entry(self) -> bool:
         raise NotImplementedError
@@ -86,36 +80,8 @@ class SignalStrategy(bt.Strategy):
     def long_exit(self) -> bool:
         raise NotImplementedError
 
-    def notify_order(self, order: bt.Order) -> None:
-        if order.status == order.Completed and order.isbuy():
-            self.entries += 1
-        elif order.status in (order.Margin, order.Rejected):
-            self.rejected += 1
-
-    def prenext(self) -> None:
-        self.values.append(self.broker.getvalue())
-
-    def next(self) -> None:
-        self.values.append(self.broker.getvalue())
-        entry, exit_ = self.long_entry(), self.long_exit()
-        if self.position.size == 0 and entry:
-            self.pending = "buy"
-        elif self.position.size > 0 and exit_ and not entry:
-            self.pending = "sell"
-        else:
-            self.pending = None
-
-    def next_open(self) -> None:
-        if self.pending == "buy":
-            price = self.data.open[0] * (1.0 + self.p.slippage)
-            size = self.broker.getcash() / (price * (1.0 + self.p.fee)) * _CASH_SAFETY
-            self.buy(size=size)
-        elif self.pending == "sell":
-            self.close()
-        self.pending = None
-
-    def prenext_open(self) -> None:
-        self.pending = None
+    def signals(self) -> tuple[bool, bool, bool, bool]:
+        return self.long_entry(), self.long_exit(), False, False
 
 
 class EmaCross(SignalStrategy):
@@ -290,12 +256,6 @@ class ReferenceResult:
     trade_count: int
 
 
-def bars_to_feed(bars: pl.DataFrame) -> bt.feeds.PandasData:
-    """A Backtrader feed of canonical bars (naive UTC datetimes)."""
-    frame = bars.with_columns(pl.col("timestamp").dt.replace_time_zone(None)).to_pandas()
-    return bt.feeds.PandasData(dataname=frame.set_index("timestamp"), openinterest=None)
-
-
 def run_reference(
     bars: pl.DataFrame,
     name: str,
@@ -305,13 +265,11 @@ def run_reference(
     init_cash: float,
 ) -> ReferenceResult:
     """Backtest one rule on Backtrader, long only, all-in, next-open fills."""
-    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True)
-    cerebro.adddata(bars_to_feed(bars))
-    cerebro.addstrategy(REFERENCE_STRATEGIES[name], fee=fees, slippage=slippage, rule=params)
-    cerebro.broker.setcash(init_cash)
-    cerebro.broker.setcommission(commission=fees)
-    cerebro.broker.set_slippage_perc(slippage, slip_open=True, slip_match=True, slip_out=True)
-    strategy = cerebro.run()[0]
-    if strategy.rejected:
-        raise RuntimeError(f"Backtrader rejected {strategy.rejected} order(s) for {name}")
-    return ReferenceResult(np.asarray(strategy.values), strategy.entries)
+    ohlcv = OHLCV.from_bars(bars)
+    settings = BacktestSettings(fees=fees, slippage=slippage, init_cash=init_cash)
+    values, positions, trader = run_events(
+        ohlcv, settings, 0, len(ohlcv), trader=REFERENCE_STRATEGIES[name], rule=params
+    )
+    if trader.rejected:
+        raise RuntimeError(f"Backtrader rejected {trader.rejected} order(s) for {name}")
+    return ReferenceResult(values, len(positions))

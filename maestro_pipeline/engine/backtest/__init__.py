@@ -16,10 +16,10 @@ _EXPORTS = {
     "Direction": "settings",
     "SettingsError": "settings",
     "infer_bar_ms": "orders",
-    "SimulationArrays": "simulate",
+    "SimulationArrays": "result",
     "simulate_orders": "simulate",
-    "BacktestResult": "run",
-    "TRADE_COLUMNS": "run",
+    "BacktestResult": "result",
+    "TRADE_COLUMNS": "result",
     "evaluate_signals": "run",
     "metrics_table": "run",
     "run_backtest": "run",
@@ -52,9 +52,12 @@ if TYPE_CHECKING:
         simulate_signals,
         simulation_arrays,
     )
-    from maestro_pipeline.engine.backtest.run import (
+    from maestro_pipeline.engine.backtest.result import (
         TRADE_COLUMNS,
         BacktestResult,
+        SimulationArrays,
+    )
+    from maestro_pipeline.engine.backtest.run import (
         evaluate_signals,
         metrics_table,
         run_backtest,
@@ -64,6 +67,6 @@ if TYPE_CHECKING:
         Direction,
         SettingsError,
     )
-    from maestro_pipeline.engine.backtest.simulate import SimulationArrays, simulate_orders
+    from maestro_pipeline.engine.backtest.simulate import simulate_orders
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

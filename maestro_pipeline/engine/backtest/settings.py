@@ -17,6 +17,10 @@ class SettingsError(ValueError):
         super().__init__(f"setting '{setting}' {message}")
 
 
+class UnsupportedSetting(SettingsError):
+    """A valid setting that one engine cannot simulate the way the others do."""
+
+
 @dataclass(frozen=True)
 class BacktestSettings:
     """Costs, direction, sizing and stops of a simulation."""

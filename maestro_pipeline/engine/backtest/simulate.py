@@ -7,8 +7,6 @@ only by the callers that hand results to people.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import polars as pl
 
@@ -18,20 +16,12 @@ from maestro_pipeline.engine.backtest.kernels import (
     simulate_with_stops,
 )
 from maestro_pipeline.engine.backtest.orders import checked_window, order_arguments
+from maestro_pipeline.engine.backtest.result import SimulationArrays, trading_until_ruin
 from maestro_pipeline.engine.backtest.settings import BacktestSettings
 from maestro_pipeline.engine.strategy import OHLCV, Signals
 from maestro_pipeline.engine.vectorbt_kernels import kernels
 
 portfolio_nb, records_nb, _, enums = kernels()
-
-
-@dataclass(frozen=True)
-class SimulationArrays:
-    """Equity and round trips of a simulation as plain arrays (rows = bars, cols = sets)."""
-
-    values: np.ndarray
-    positions: np.ndarray
-    init_cash: float
 
 
 _FALSE = np.asarray(False)
@@ -141,4 +131,4 @@ def arrays_from_orders(orders: np.ndarray, close: np.ndarray, init_cash: float) 
     positions = portfolio_nb.get_positions_nb(
         trades, records_nb.col_map_nb(trades["col"], shape[1])
     )
-    return SimulationArrays(values, positions, init_cash)
+    return SimulationArrays(values, trading_until_ruin(values, positions), init_cash)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from maestro_pipeline.engine.backtest.settings import BacktestSettings, Direction
+from maestro_pipeline.engine.engines import DEFAULT_ENGINE, ENGINE_VERSIONS, EngineVersion
 
 Objective = Literal["sharpe_ratio", "sortino_ratio", "calmar_ratio", "total_return"]
 PrunerKind = Literal["median", "hyperband", "none"]
@@ -141,6 +142,12 @@ class WalkForwardConfig:
     n_test_groups: int = setting(
         2, "cpcv: groups tested in each split (below the number of groups)", low=1, high=23
     )
+    engine_version: EngineVersion = setting(
+        DEFAULT_ENGINE,
+        "backtest engine: v2 (vectorbt, vectorized) or v1 (Backtrader, event-driven: every "
+        "trial simulated on its own, bar by bar; slow, for audits)",
+        choices=ENGINE_VERSIONS,
+    )
 
     def __post_init__(self) -> None:
         for info in setting_infos():
@@ -181,12 +188,15 @@ class WalkForwardConfig:
 
         A walk-forward study does not read the cpcv settings, so they (and the scheme) are left
         out of its hash: walk-forward fingerprints, and so the names of stored fold studies,
-        are those of the spec before it had a second scheme.
+        are those of the spec before it had a second scheme. Likewise the default engine
+        (v2) is left out: only a study on another engine gets other fingerprints.
         """
         fields = self.as_dict()
         if self.scheme == "walk_forward":
             for name in CPCV_ONLY:
                 fields.pop(name)
+        if self.engine_version == DEFAULT_ENGINE:
+            fields.pop("engine_version")
         payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.blake2b(payload.encode(), digest_size=6).hexdigest()
 

@@ -18,9 +18,16 @@ import optuna
 import pandas as pd
 
 from maestro_pipeline.engine.backtest.orders import infer_bar_ms
+from maestro_pipeline.engine.backtest.result import SimulationArrays
 from maestro_pipeline.engine.backtest.run import evaluate_signals
 from maestro_pipeline.engine.backtest.settings import BacktestSettings
-from maestro_pipeline.engine.backtest.simulate import SimulationArrays, simulate_orders
+from maestro_pipeline.engine.backtest.tables import metrics_table
+from maestro_pipeline.engine.engines import (
+    DEFAULT_ENGINE,
+    EngineVersion,
+    check_settings,
+    simulator,
+)
 from maestro_pipeline.engine.metrics import periods_per_year
 from maestro_pipeline.engine.splits import WalkForwardFold, cumulative_subwindows
 from maestro_pipeline.engine.strategy import OHLCV, Signals, Strategy, strategy_signals
@@ -59,16 +66,28 @@ def flat_at(signals: Signals, stop: int) -> Signals:
 
 
 class Backtester:
-    """Signals and simulations of parameter sets over windows of one bar series; timed."""
+    """Signals and simulations of parameter sets over windows of one bar series; timed.
+
+    ``engine_version`` picks the engine (``engines``): v2 simulates a batch's parameter sets
+    as the columns of one vectorbt run, v1 runs each of them through Backtrader on its own.
+    """
 
     def __init__(
-        self, ohlcv: OHLCV, strategy: Strategy, settings: BacktestSettings, periods: float
+        self,
+        ohlcv: OHLCV,
+        strategy: Strategy,
+        settings: BacktestSettings,
+        periods: float,
+        engine_version: EngineVersion = DEFAULT_ENGINE,
     ) -> None:
         self.ohlcv = ohlcv
         self.strategy = strategy
         self.settings = settings
         self.periods = periods
+        self.engine_version = engine_version
         self.seconds = 0.0
+        check_settings(engine_version, settings)
+        self._simulate = simulator(engine_version)
 
     def signals(self, params_list: Sequence[Mapping[str, Any]]) -> Signals:
         started = time.perf_counter()
@@ -81,9 +100,11 @@ class Backtester:
         """Metrics table of every column over ``[start, stop)``."""
         started = time.perf_counter()
         try:
-            return evaluate_signals(
-                self.ohlcv, signals, self.settings, start, stop, periods=self.periods
-            )
+            if self.engine_version == "v2":
+                return evaluate_signals(
+                    self.ohlcv, signals, self.settings, start, stop, periods=self.periods
+                )
+            return metrics_table(self.simulate(signals, start, stop), self.periods)
         finally:
             self.seconds += time.perf_counter() - started
 
@@ -91,9 +112,16 @@ class Backtester:
         """Equity per bar and position records of every column over ``[start, stop)``."""
         started = time.perf_counter()
         try:
-            return simulate_orders(self.ohlcv, signals, self.settings, start, stop)
+            return self._simulate(self.ohlcv, signals, self.settings, start, stop)
         finally:
             self.seconds += time.perf_counter() - started
+
+
+def study_backtester(
+    ohlcv: OHLCV, strategy: Strategy, config: WalkForwardConfig, periods: float
+) -> Backtester:
+    """The backtester of a study: its simulation settings on its engine."""
+    return Backtester(ohlcv, strategy, config.backtest, periods, config.engine_version)
 
 
 class FoldEvaluator:
@@ -178,7 +206,7 @@ def fold_objective(
     if periods is None:
         periods = periods_per_year(infer_bar_ms(ohlcv.timestamp))
     if backtester is None:
-        backtester = Backtester(ohlcv, strategy, config.backtest, periods)
+        backtester = study_backtester(ohlcv, strategy, config, periods)
     windows = cumulative_subwindows(fold.is_start, fold.is_stop, n_steps=config.pruning_steps)
     return FoldObjective(
         suggest=lambda trial: suggest_params(trial, strategy),

@@ -39,7 +39,7 @@ from maestro_pipeline.engine.walk_forward.batched import (
 )
 from maestro_pipeline.engine.walk_forward.config import WalkForwardConfig
 from maestro_pipeline.engine.walk_forward.cpcv_study import assemble_cpcv
-from maestro_pipeline.engine.walk_forward.objective import Backtester
+from maestro_pipeline.engine.walk_forward.objective import study_backtester
 from maestro_pipeline.engine.walk_forward.outcome import FoldOutcome
 from maestro_pipeline.engine.walk_forward.results import WalkForwardResult, assemble
 from maestro_pipeline.engine.walk_forward.searches import (
@@ -216,7 +216,7 @@ def run_walk_forward(
     periods = periods_per_year(infer_bar_ms(ohlcv.timestamp))
     data_id = data_fingerprint(ohlcv)
     defaults = strategy.validate()
-    backtester = Backtester(ohlcv, strategy, config.backtest, periods)
+    backtester = study_backtester(ohlcv, strategy, config, periods)
     names = [study_name(strategy, config, data_id, w.fold, study_prefix) for w in windows]
     attrs = {
         "strategy": strategy.name,
@@ -289,7 +289,10 @@ def run_walk_forward(
         folds = [w for w in windows if isinstance(w, WalkForwardFold)]
         result = assemble(ohlcv, strategy, config, folds, outcomes, backtester, periods)
     validated_at = time.perf_counter()
-    result.summary.update(validation_summary(result, outcomes, strategy, config, periods))
+    groups = plan.groups if plan is not None else None
+    result.summary.update(
+        validation_summary(result, outcomes, strategy, config, periods, ohlcv, groups)
+    )
     validation = time.perf_counter() - validated_at
     total = time.perf_counter() - started
     sampling = optuna_ask + optuna_storage
@@ -308,6 +311,7 @@ def run_walk_forward(
             "optuna_storage": optuna_storage,
             "backtesting": backtester.seconds,
             "validation": validation,
+            "cross_check": result.summary["cross_check"]["seconds"],
             "other": max(0.0, total - sampling - backtester.seconds - validation),
             "total": total,
         },

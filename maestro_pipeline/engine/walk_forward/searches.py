@@ -20,6 +20,7 @@ from maestro_pipeline.engine.walk_forward.objective import (
     Backtester,
     FoldObjective,
     fold_objective,
+    study_backtester,
 )
 from maestro_pipeline.engine.walk_forward.params import suggest_params
 from maestro_pipeline.engine.walk_forward.segments import SegmentsEvaluator, cumulative_segments
@@ -93,7 +94,7 @@ def window_objective(
     if periods is None:
         periods = periods_per_year(infer_bar_ms(ohlcv.timestamp))
     if backtester is None:
-        backtester = Backtester(ohlcv, strategy, config.backtest, periods)
+        backtester = study_backtester(ohlcv, strategy, config, periods)
     if isinstance(window, WalkForwardFold):
         return fold_objective(ohlcv, strategy, config, window, backtester, periods)
     steps = cumulative_segments(window.train, config.pruning_steps)

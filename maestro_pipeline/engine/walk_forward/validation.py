@@ -1,5 +1,6 @@
 """The validation every study gets after its searches: bootstrap confidence, a trade-order
-Monte Carlo, parameter plateaus and the verdict, added to the summary under stable keys.
+Monte Carlo, parameter plateaus, the engine cross-check and the verdict, added to the summary
+under stable keys.
 
 ``SUMMARY_KEYS`` lists every key a study summary holds, with its meaning: the contract the
 CLI's ``--json``, the published study files and the API read (the README repeats it).
@@ -14,9 +15,10 @@ import polars as pl
 
 from maestro_pipeline.engine.bootstrap import bootstrap_returns, trade_order_monte_carlo
 from maestro_pipeline.engine.metrics import json_safe
-from maestro_pipeline.engine.strategy import Strategy
+from maestro_pipeline.engine.strategy import OHLCV, Strategy
 from maestro_pipeline.engine.verdict import judge
 from maestro_pipeline.engine.walk_forward.config import WalkForwardConfig
+from maestro_pipeline.engine.walk_forward.cross_check import cross_check
 from maestro_pipeline.engine.walk_forward.outcome import FoldOutcome
 from maestro_pipeline.engine.walk_forward.plateau import plateau_summary
 from maestro_pipeline.engine.walk_forward.results import WalkForwardResult
@@ -52,10 +54,15 @@ SUMMARY_KEYS: dict[str, str] = {
     "plateau": "score (median over searches), objective, radius, min_neighbours, n_scored, "
     "folds [{fold, score, n_neighbours, n_trials, best_value, trials_median, "
     "neighbours_median}], importance {param: share}, heatmap {x, y, values, counts, chosen}",
+    "cross_check": "the OOS windows re-run on the other engine (cross_check module): engine "
+    "(v1 for a v2 study), tolerance, passed (null when not run), max_deviation, unsupported "
+    "(why it could not run, else null), folds [{fold, sharpe_v2, sharpe_v1, return_v2, "
+    "return_v1, trades_v2, trades_v1, deviation {sharpe, total_return, trade_count}}], "
+    "floors {sharpe, total_return, trade_count}, seconds",
     "verdict": "robust | fragile | overfit | insufficient",
     "verdict_details": "reasons [text], checks [{name, value, status, reason}], thresholds",
-    "timings": "seconds: sampling, optuna_ask, optuna_storage, backtesting, validation, "
-    "other, total",
+    "timings": "seconds: sampling, optuna_ask, optuna_storage, backtesting, validation "
+    "(cross_check included), cross_check, other, total",
     "strategy": "strategy name",
     "study_prefix": "prefix of the Optuna study names",
     "config": "the study spec (WalkForwardConfig.as_dict)",
@@ -72,9 +79,12 @@ def validation_summary(
     strategy: Strategy,
     config: WalkForwardConfig,
     periods: float,
+    ohlcv: OHLCV,
+    groups: Sequence[tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
-    """``bootstrap``, ``trade_monte_carlo``, ``plateau``, ``verdict`` and
-    ``verdict_details`` of a study whose other statistics are already in its summary."""
+    """``bootstrap``, ``trade_monte_carlo``, ``plateau``, ``cross_check``, ``verdict`` and
+    ``verdict_details`` of a study whose other statistics are already in its summary
+    (``groups``: a cpcv plan's group windows)."""
     returns = result.equity.get_column("returns").to_numpy()
     bootstrap = bootstrap_returns(returns, periods, seed=config.seed)
     fan = bootstrap.get("fan")
@@ -84,10 +94,13 @@ def validation_summary(
     closed = result.trades.filter(pl.col("status") == "closed").get_column("return")
     trades = trade_order_monte_carlo(closed.to_numpy(), seed=config.seed)
     plateau = plateau_summary(outcomes, strategy.space, config.objective)
+    windows = [outcome.fold for outcome in outcomes]
+    checked = cross_check(ohlcv, strategy, config, windows, result.folds, periods, groups)
     added: dict[str, Any] = {
         "bootstrap": json_safe(bootstrap),
         "trade_monte_carlo": json_safe(trades),
         "plateau": plateau,
+        "cross_check": checked,
     }
     judged = judge({**result.summary, **added})
     added["verdict"] = judged.pop("verdict")
