@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from maestro_pipeline.engine.limits import MAX_SPLITS
+
 # Each split is one Optuna search: more than this many is a study nobody means to run.
 
 
@@ -128,6 +130,12 @@ def cpcv_splits(
     if purge_bars < 0 or embargo_bars < 0:
         raise ValueError(
             f"purge_bars and embargo_bars must be >= 0, got {purge_bars} and {embargo_bars}"
+        )
+    if n_splits(n_groups, n_test_groups) > MAX_SPLITS:
+        raise ValueError(
+            f"{n_groups} groups with {n_test_groups} test groups make "
+            f"{n_splits(n_groups, n_test_groups)} splits, more than {MAX_SPLITS}; use fewer "
+            "groups"
         )
     size = n_bars // n_groups
     if size < 2:

@@ -3,6 +3,7 @@ broken files and code versions."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import time
@@ -178,8 +179,11 @@ def installed_package(tmp_path, monkeypatch) -> Path:
     )
     monkeypatch.syspath_prepend(str(site))
     yield site
+    # Off the path first, then rescan: the next test sees the catalog without the package.
+    monkeypatch.undo()
     for name in [m for m in sys.modules if m.startswith("acme_strategies")]:
         del sys.modules[name]
+    importlib.invalidate_caches()
     load_catalog("", rescan_packages=True)
 
 

@@ -23,12 +23,11 @@ from typing import Any, Literal, get_args
 
 from maestro_pipeline.engine.backtest.settings import BacktestSettings, Direction
 from maestro_pipeline.engine.engines import DEFAULT_ENGINE, ENGINE_VERSIONS, EngineVersion
+from maestro_pipeline.engine.limits import MAX_SPLITS
 
 Objective = Literal["sharpe_ratio", "sortino_ratio", "calmar_ratio", "total_return"]
 PrunerKind = Literal["median", "hyperband", "none"]
 Scheme = Literal["walk_forward", "cpcv"]
-# At most this many cpcv splits (one parameter search each) per study.
-MAX_SPLITS = 500
 OBJECTIVES: tuple[str, ...] = get_args(Objective)
 SCHEMES: tuple[str, ...] = get_args(Scheme)
 PRUNERS: tuple[str, ...] = get_args(PrunerKind)
