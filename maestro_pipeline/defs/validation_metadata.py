@@ -180,6 +180,22 @@ def cpcv_markdown(summary: dict[str, Any]) -> str:
     )
 
 
+def _count(value: Any) -> str:
+    number = finite_or_none(value)
+    return "–" if number is None else f"{number:.0f}"
+
+
+def _deviation(value: Any) -> str:
+    """A relative deviation: a percentage, or in scientific notation when below 0.01 %
+    (engines that agree differ by rounding, ~1e-12, which a percentage shows as 0.0 %)."""
+    number = finite_or_none(value)
+    if number is None:
+        return "–"
+    if number == 0:
+        return "0"
+    return _percent(number) if number >= 1e-4 else f"{number:.0e}"
+
+
 def cross_check_markdown(summary: dict[str, Any]) -> str:
     """Each fold's figures on both engines and their deviations, or why there are none."""
     check = summary.get("cross_check")
@@ -198,16 +214,16 @@ def cross_check_markdown(summary: dict[str, Any]) -> str:
                 str(fold.get("fold")),
                 f"{_ratio(fold.get('sharpe_v2'))} / {_ratio(fold.get('sharpe_v1'))}",
                 f"{_percent(fold.get('return_v2'))} / {_percent(fold.get('return_v1'))}",
-                f"{fold.get('trades_v2')} / {fold.get('trades_v1')}",
-                *(_percent(deviation.get(k)) for k in ("sharpe", "total_return", "trade_count")),
+                f"{_count(fold.get('trades_v2'))} / {_count(fold.get('trades_v1'))}",
+                *(_deviation(deviation.get(k)) for k in ("sharpe", "total_return", "trade_count")),
             ]
         )
     headers = ["fold", "Sharpe v2 / v1", "return v2 / v1", "trades v2 / v1", "Δ Sharpe",
                "Δ return", "Δ trades"]  # fmt: skip
     return "\n".join(
         [
-            f"**{status}** against engine {check.get('engine')}: largest deviation "
-            f"{_percent(check.get('max_deviation'))}, tolerance {_percent(tolerance)}",
+            f"engine cross-check **{status}** against engine {check.get('engine')}: largest "
+            f"deviation {_deviation(check.get('max_deviation'))}, tolerance {_percent(tolerance)}",
             "",
             markdown_table(headers, rows),
         ]
