@@ -347,7 +347,7 @@ class _StudyTarget(BaseModel):
         json_schema_extra={"pattern": SYMBOL_PATTERN},
     )
     timeframe: str = Field(
-        description="a configured study timeframe",
+        description="a configured timeframe (a study needs a study timeframe)",
         examples=["1h"],
         json_schema_extra={"pattern": TIMEFRAME_PATTERN},
     )
@@ -429,26 +429,9 @@ class BacktestSettingsBody(BaseModel):
     trailing_stop: bool = Field(default=False, description="trail the stop-loss")
 
 
-class BacktestRequest(BaseModel):
+class BacktestRequest(_StudyTarget):
     """One backtest of a strategy on published bars, computed at once (no Dagster run)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    strategy: str = Field(
-        examples=["ema_cross"],
-        description="a strategy of GET /strategies",
-        json_schema_extra={"enum": strategy_names()},
-    )
-    symbol: str = Field(
-        description="a symbol in the lake, 'BTC/USD' or its slug 'BTC-USD'",
-        examples=["BTC/USD"],
-        json_schema_extra={"pattern": SYMBOL_PATTERN},
-    )
-    timeframe: str = Field(
-        description="a configured bar timeframe",
-        examples=["1h"],
-        json_schema_extra={"pattern": TIMEFRAME_PATTERN},
-    )
     params: dict[str, Any] = Field(
         default_factory=dict, description="parameters over the strategy's defaults"
     )

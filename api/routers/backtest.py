@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -21,8 +20,7 @@ from fastapi import APIRouter
 from api.context import ApiContext, Context, WriteAccess
 from api.errors import FieldError
 from api.models import BacktestRequest, BacktestRun
-from maestro_pipeline.catalog import load_catalog
-from maestro_pipeline.engine.timeframes import timeframe_ms
+from api.request_checks import runnable_strategy, symbol_and_timeframe, utc
 from maestro_pipeline.keys import UnknownSymbolError, slug_symbol, symbol_slug
 
 router = APIRouter(tags=["backtest"])
@@ -31,47 +29,16 @@ router = APIRouter(tags=["backtest"])
 MAX_BACKTEST_BARS = 200_000
 
 
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except OverflowError:
-        raise FieldError(422, "body", name, f"{name} {value} is out of range") from None
-
-
-def _strategy(name: str) -> Any:
-    catalog = load_catalog()
-    entry = catalog.entry(name)
-    if entry is None:
-        raise FieldError(
-            422,
-            "body",
-            "strategy",
-            f"unknown strategy {name!r}; known: {', '.join(catalog.names())}",
-        )
-    if entry.strategy is None:
-        raise FieldError(422, "body", "strategy", f"strategy {name!r} cannot run: {entry.error}")
-    return entry.strategy
-
-
 def _bars(ctx: ApiContext, request: BacktestRequest) -> Any:
     """The request's bars from the lake; 4xx naming the field when there are none to test."""
-    try:
-        symbol = slug_symbol(symbol_slug(request.symbol))
-    except UnknownSymbolError as exc:
-        raise FieldError(422, "body", "symbol", str(exc)) from None
-    try:
-        timeframe_ms(request.timeframe)
-    except ValueError as exc:
-        raise FieldError(422, "body", "timeframe", str(exc)) from None
+    symbol = symbol_and_timeframe(request.symbol, request.timeframe)
     configured = ctx.settings.all_timeframes
     if request.timeframe not in configured:
         raise FieldError(
             404, "body", "timeframe",
             f"no {request.timeframe} bars: the configured timeframes are {', '.join(configured)}",
         )  # fmt: skip
-    start, end = _utc(request.start, "start"), _utc(request.end, "end")
+    start, end = utc(request.start, "body", "start"), utc(request.end, "body", "end")
     if start is not None and end is not None and start >= end:
         raise FieldError(422, "body", "end", f"end {end} is not after start {start}")
     try:
@@ -97,6 +64,7 @@ def _bars(ctx: ApiContext, request: BacktestRequest) -> Any:
     "/backtest",
     dependencies=[WriteAccess],
     responses={
+        400: {"description": "the body is not valid JSON"},
         401: {"description": "MAESTRO_API_TOKEN is set and the bearer token is missing or wrong"},
         404: {"description": "no bars for that symbol, timeframe or range (the field is named)"},
         422: {"description": "malformed request, unknown strategy, bad parameter or setting, "
@@ -110,7 +78,7 @@ def run_backtest(ctx: Context, request: BacktestRequest) -> BacktestRun:
     from maestro_pipeline.engine.engines import backtest
     from maestro_pipeline.engine.strategy import ParameterError, StrategyError
 
-    strategy = _strategy(request.strategy)
+    strategy = runnable_strategy(request.strategy)
     given = request.settings.model_dump()
     try:
         settings = BacktestSettings(**given)

@@ -6,7 +6,7 @@ for clients that accept it, and repeated requests are answered by api.fast_path.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import numpy as np
@@ -25,6 +25,7 @@ from api.bars_cache import (
 from api.context import ApiContext, Context
 from api.errors import FieldError
 from api.models import SYMBOL_SLUG_PATTERN, TIMEFRAME_PATTERN, Bars
+from api.request_checks import utc
 from maestro_pipeline.engine.timeframes import timeframe_ms
 from maestro_pipeline.keys import UnknownSymbolError, slug_symbol, symbol_slug
 from maestro_pipeline.storage.lake import month_range, month_stamps
@@ -33,15 +34,6 @@ MAX_BAR_ROWS = 50_000
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 router = APIRouter(tags=["bars"])
-
-
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except OverflowError:
-        raise FieldError(422, "query", name, f"{name} {value} is out of range") from None
 
 
 def _checked_symbol(symbol: str) -> str:
@@ -172,7 +164,7 @@ async def get_bars(
     """Clean OHLCV bars of one symbol and timeframe in [start, end), oldest first."""
     name = _checked_symbol(symbol)
     timeframe = _checked_timeframe(ctx, timeframe)
-    start, end = _utc(start, "start"), _utc(end, "end")
+    start, end = utc(start, "query", "start"), utc(end, "query", "end")
     if start is not None and end is not None and start >= end:
         raise FieldError(
             422, "query", "start", f"start {start.isoformat()} must be before end {end.isoformat()}"

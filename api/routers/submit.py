@@ -13,16 +13,12 @@ from api.config import ApiConfig
 from api.context import ApiContext, Context, WriteAccess
 from api.errors import FieldError
 from api.models import StudyRequest, StudySubmitted
-from maestro_pipeline.catalog import load_catalog
-from maestro_pipeline.engine.timeframes import timeframe_ms
+from api.request_checks import runnable_strategy, symbol_and_timeframe
 from maestro_pipeline.engine.walk_forward.config import setting_infos
 from maestro_pipeline.keys import (
     STUDY_ASSET,
     WALK_FORWARD_JOB,
     StudyKey,
-    UnknownSymbolError,
-    slug_symbol,
-    symbol_slug,
 )
 
 router = APIRouter(prefix="/optimization", tags=["optimization"])
@@ -44,27 +40,8 @@ class DagsterUnavailable(HTTPException):
 
 def _checked_request(ctx: ApiContext, request: StudyRequest) -> StudyKey:  # type: ignore[valid-type]
     """The study key, when the Dagster code location has this partition; 422 naming the field."""
-    catalog = load_catalog()
-    entry = catalog.entry(request.strategy)
-    if entry is None:
-        raise FieldError(
-            422,
-            "body",
-            "strategy",
-            f"unknown strategy {request.strategy!r}; known: {', '.join(catalog.names())}",
-        )
-    if entry.strategy is None:
-        raise FieldError(
-            422, "body", "strategy", f"strategy {request.strategy!r} cannot run: {entry.error}"
-        )
-    try:
-        symbol = slug_symbol(symbol_slug(request.symbol))
-    except UnknownSymbolError as exc:
-        raise FieldError(422, "body", "symbol", str(exc)) from None
-    try:
-        timeframe_ms(request.timeframe)
-    except ValueError as exc:
-        raise FieldError(422, "body", "timeframe", str(exc)) from None
+    runnable_strategy(request.strategy)
+    symbol = symbol_and_timeframe(request.symbol, request.timeframe)
     settings = ctx.settings
     if symbol not in settings.symbols:
         raise FieldError(
