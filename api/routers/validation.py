@@ -3,7 +3,8 @@ bootstrap, the cpcv backtest paths, the parameter plateau and the engine cross-c
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -35,15 +36,21 @@ def _rerun(ctx: ApiContext, key: StudyKey) -> str:
     return f"it was published before this existed; re-run it: {ctx.study_hint(key)}"
 
 
+def _summary_view(ctx: ApiContext, tid: str, build: Callable[..., Any], what: str) -> Any:
+    """``build(key, summary)`` of the study's summary; 404 saying how to get it when the
+    published version has none."""
+    key = ctx.study_key(tid)
+    view = build(key, study_summary(ctx, key))
+    if view is None:
+        raise ArtifactMissing(what, key.study_id, _rerun(ctx, key))
+    return view
+
+
 @router.get("/{tid}/validation", responses=RESPONSES)
 def get_validation(ctx: Context, tid: StudyId) -> Validation:
     """The study's verdict (robust, fragile, overfit, insufficient), the reasons in words,
     every check with its statistic and status, and the thresholds they used."""
-    key = ctx.study_key(tid)
-    view = validation_view(key, study_summary(ctx, key))
-    if view is None:
-        raise ArtifactMissing("verdict", key.study_id, _rerun(ctx, key))
-    return view
+    return _summary_view(ctx, tid, validation_view, "verdict")
 
 
 @router.get("/{tid}/bootstrap", responses=RESPONSES)
@@ -51,11 +58,7 @@ def get_bootstrap(ctx: Context, tid: StudyId) -> Bootstrap:
     """Confidence intervals of the OOS Sharpe, CAGR, max drawdown and total return
     (stationary block bootstrap), the probability of a loss, the equity fan, and the
     trade-order Monte Carlo's drawdown distribution."""
-    key = ctx.study_key(tid)
-    view = bootstrap_view(key, study_summary(ctx, key))
-    if view is None:
-        raise ArtifactMissing("bootstrap", key.study_id, _rerun(ctx, key))
-    return view
+    return _summary_view(ctx, tid, bootstrap_view, "bootstrap")
 
 
 @router.get("/{tid}/cpcv", responses=RESPONSES)
@@ -90,11 +93,7 @@ def get_plateau(ctx: Context, tid: StudyId) -> Plateau:
     """Parameter plateaus: the stability score of the chosen parameters (per search and
     overall), parameter importances, and the heatmap of the objective over the two most
     important parameters with each search's choice."""
-    key = ctx.study_key(tid)
-    view = plateau_view(key, study_summary(ctx, key))
-    if view is None:
-        raise ArtifactMissing("parameter plateau", key.study_id, _rerun(ctx, key))
-    return view
+    return _summary_view(ctx, tid, plateau_view, "parameter plateau")
 
 
 @router.get("/{tid}/cross-check", responses=RESPONSES)
