@@ -13,7 +13,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from maestro_pipeline.catalog import strategy_names
-from maestro_pipeline.engine.engines import DEFAULT_ENGINE, ENGINE_VERSIONS
 from maestro_pipeline.engine.metrics import FOLD_METRICS, METRIC_NAMES
 from maestro_pipeline.engine.verdict import VERDICTS
 from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
@@ -109,13 +108,13 @@ class _OpenModel(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-def _numbers(name: str, doc: str, names: tuple[str, ...], base: type[BaseModel]) -> Any:
+def numbers_model(name: str, doc: str, names: tuple[str, ...], base: type[BaseModel]) -> Any:
     """A model of optional numbers, one per metric name (the engine's lists define them)."""
     fields: dict[str, Any] = {metric: (Number, None) for metric in names}
     return create_model(name, __base__=base, __doc__=doc, **fields)
 
 
-OosMetrics = _numbers(
+OosMetrics = numbers_model(
     "OosMetrics",
     "Stitched out-of-sample metrics (every fold's OOS window chained into one curve).",
     METRIC_NAMES,
@@ -164,7 +163,7 @@ class StudyList(BaseModel):
     studies: list[StudySummary]
 
 
-FoldMetrics = _numbers(
+FoldMetrics = numbers_model(
     "FoldMetrics",
     "Metrics of one window (in-sample or out-of-sample) of a fold.",
     FOLD_METRICS,
@@ -333,7 +332,7 @@ class Leaderboard(BaseModel):
     rows: list[LeaderboardRow]
 
 
-class _StudyTarget(BaseModel):
+class StudyTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: str = Field(
@@ -367,7 +366,7 @@ def _setting_field(info: SettingInfo) -> tuple[Any, Any]:
 
 StudyRequest = create_model(
     "StudyRequest",
-    __base__=_StudyTarget,
+    __base__=StudyTarget,
     __doc__="A study to run: strategy x symbol x timeframe, and any study settings to override.",
     **{info.name: _setting_field(info) for info in setting_infos()},
 )
@@ -412,76 +411,3 @@ class StudySubmitted(BaseModel):
     partition_key: str
     dagster_run_url: str
     progress_url: str = Field(description="WebSocket path streaming the run's progress")
-
-
-class BacktestSettingsBody(BaseModel):
-    """Costs, direction, sizing and stops of a single backtest (fractions, 0.001 = 0.1 %)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    fees: float = Field(default=0.001, description="fee per fill, fraction of traded value")
-    slippage: float = Field(default=0.0, description="fraction the fill price moves against you")
-    direction: Literal["long", "short", "both"] = "long"
-    size_fraction: float = Field(default=1.0, description="fraction of cash per entry, (0, 1]")
-    init_cash: float = Field(default=10_000.0, description="starting cash")
-    stop_loss: float | None = Field(default=None, description="stop, fraction of the entry")
-    take_profit: float | None = Field(default=None, description="target, fraction of the entry")
-    trailing_stop: bool = Field(default=False, description="trail the stop-loss")
-
-
-class BacktestRequest(_StudyTarget):
-    """One backtest of a strategy on published bars, computed at once (no Dagster run)."""
-
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="parameters over the strategy's defaults"
-    )
-    settings: BacktestSettingsBody = Field(default_factory=BacktestSettingsBody)
-    engine_version: Literal[ENGINE_VERSIONS] = Field(  # type: ignore[valid-type]
-        default=DEFAULT_ENGINE,
-        description="v2: vectorbt (vectorized); v1: Backtrader (event-driven, slower)",
-    )
-    start: datetime | None = Field(default=None, description="first bar (UTC), inclusive")
-    end: datetime | None = Field(default=None, description="end of the bars (UTC), exclusive")
-
-
-BacktestMetrics = _numbers(
-    "BacktestMetrics",
-    "Metrics of the backtest (annualized over a 365-day year scaled to the bar length).",
-    METRIC_NAMES,
-    BaseModel,
-)
-
-
-class BacktestTrade(BaseModel):
-    """One round trip; an open one is marked to the last close (``exit_time`` null)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    side: Literal["long", "short"]
-    entry_time: datetime
-    exit_time: datetime | None = None
-    entry_price: float
-    exit_price: Number = None
-    size: float
-    fees: float
-    pnl: Number = None
-    return_: Number = Field(default=None, alias="return")
-    status: Literal["open", "closed"]
-
-
-class BacktestRun(BaseModel):
-    """A computed backtest: what ran, its metrics and its trades."""
-
-    strategy: str
-    symbol: str
-    timeframe: str
-    engine_version: str
-    params: dict[str, Any] = Field(description="the parameters used (defaults filled in)")
-    settings: BacktestSettingsBody
-    bars: int
-    start: datetime
-    end: datetime
-    metrics: BacktestMetrics  # type: ignore[valid-type]
-    trade_count: int
-    trades: list[BacktestTrade]
-    seconds: float = Field(description="computation time")

@@ -17,9 +17,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.backtest_models import BacktestRequest, BacktestRun
 from api.context import ApiContext, Context, WriteAccess
 from api.errors import FieldError
-from api.models import BacktestRequest, BacktestRun
 from api.request_checks import runnable_strategy, symbol_and_timeframe, utc
 from maestro_pipeline.keys import UnknownSymbolError, slug_symbol, symbol_slug
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Direction = Literal["long", "short", "both"]
@@ -25,14 +25,25 @@ class UnsupportedSetting(SettingsError):
 class BacktestSettings:
     """Costs, direction, sizing and stops of a simulation."""
 
-    fees: float = 0.001
-    slippage: float = 0.0
-    direction: Direction = "long"
-    size_fraction: float = 1.0
-    init_cash: float = 10_000.0
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    trailing_stop: bool = False
+    # ``help`` is the one description every surface shows (the API's request model reads it).
+    fees: float = field(default=0.001, metadata={"help": "fee per fill, fraction of traded value"})
+    slippage: float = field(
+        default=0.0, metadata={"help": "fraction the fill price moves against you"}
+    )
+    direction: Direction = field(default="long", metadata={"help": "long, short or both"})
+    size_fraction: float = field(
+        default=1.0, metadata={"help": "fraction of cash per entry, (0, 1]"}
+    )
+    init_cash: float = field(default=10_000.0, metadata={"help": "starting cash"})
+    stop_loss: float | None = field(
+        default=None, metadata={"help": "stop distance, fraction of the entry price"}
+    )
+    take_profit: float | None = field(
+        default=None, metadata={"help": "target distance, fraction of the entry price"}
+    )
+    trailing_stop: bool = field(
+        default=False, metadata={"help": "trail the stop-loss behind the best price"}
+    )
 
     def __post_init__(self) -> None:
         def fraction(name: str, value: float | None, low: float, high: float) -> None:
