@@ -14,13 +14,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.models import Number, StudyTarget, numbers_model
-from maestro_pipeline.engine.backtest.settings import BacktestSettings
+from maestro_pipeline.engine.backtest.settings import BacktestSettings, setting_help
 from maestro_pipeline.engine.engines import DEFAULT_ENGINE, ENGINE_VERSIONS
 from maestro_pipeline.engine.metrics import METRIC_NAMES
 
 
 def _settings_field(field: dataclasses.Field, kind: Any) -> tuple[Any, Any]:
-    return kind, Field(default=field.default, description=field.metadata.get("help"))
+    return kind, Field(default=field.default, description=setting_help(field.name))
 
 
 _HINTS = typing.get_type_hints(BacktestSettings)

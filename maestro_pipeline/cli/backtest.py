@@ -9,6 +9,17 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from maestro_pipeline.cli import app
+from maestro_pipeline.engine.backtest.settings import BacktestSettings, setting_help
+from maestro_pipeline.engine.engines import DEFAULT_ENGINE, ENGINE_DESCRIPTIONS
+
+# The options' defaults and help are the engine's settings' own.
+_DEFAULT = BacktestSettings()
+
+
+def _help(name: str) -> str:
+    text = setting_help(name)
+    return text[0].upper() + text[1:] + "."
+
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,18 +71,18 @@ def backtest_command(
     symbol: str | None = typer.Option(None, "--symbol", help="Symbol in the lake, e.g. BTC/USDT."),
     timeframe: str = typer.Option("1h", "--timeframe", help="Bar length: 30m, 1h, 4h, 1d..."),
     params_json: str | None = typer.Option(None, "--params", help="JSON, e.g. '{\"fast\": 10}'."),
-    fees: float = typer.Option(0.001, "--fees", help="Fee per fill, fraction of value."),
-    slippage: float = typer.Option(0.0, "--slippage", help="Slippage per fill, fraction of price."),
-    direction: str = typer.Option("long", "--direction", help="long, short or both."),
-    size: float = typer.Option(1.0, "--size", help="Fraction of cash per entry (0, 1]."),
-    init_cash: float = typer.Option(10_000.0, "--init-cash", help="Starting cash."),
-    stop_loss: float | None = typer.Option(None, "--stop-loss", help="Stop, fraction of entry."),
-    take_profit: float | None = typer.Option(None, "--take-profit", help="Target, fraction."),
-    trailing_stop: bool = typer.Option(False, "--trailing-stop", help="Trail the stop-loss."),
+    fees: float = typer.Option(_DEFAULT.fees, "--fees", help=_help("fees")),
+    slippage: float = typer.Option(_DEFAULT.slippage, "--slippage", help=_help("slippage")),
+    direction: str = typer.Option(_DEFAULT.direction, "--direction", help=_help("direction")),
+    size: float = typer.Option(_DEFAULT.size_fraction, "--size", help=_help("size_fraction")),
+    init_cash: float = typer.Option(_DEFAULT.init_cash, "--init-cash", help=_help("init_cash")),
+    stop_loss: float | None = typer.Option(None, "--stop-loss", help=_help("stop_loss")),
+    take_profit: float | None = typer.Option(None, "--take-profit", help=_help("take_profit")),
+    trailing_stop: bool = typer.Option(False, "--trailing-stop", help=_help("trailing_stop")),
     engine_version: str = typer.Option(
-        "v2",
+        DEFAULT_ENGINE,
         "--engine-version",
-        help="Engine: v2 (vectorbt, vectorized) or v1 (Backtrader, event-driven, slower).",
+        help="; ".join(f"{name}: {text}" for name, text in ENGINE_DESCRIPTIONS.items()),
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     trades_out: Path | None = typer.Option(

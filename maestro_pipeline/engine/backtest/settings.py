@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 Direction = Literal["long", "short", "both"]
@@ -71,3 +71,8 @@ class BacktestSettings:
             )
         if self.trailing_stop and self.stop_loss is None:
             raise SettingsError("trailing_stop", "needs stop_loss (the trailing distance)")
+
+
+def setting_help(name: str) -> str:
+    """The description of the setting ``name`` (every surface shows this one)."""
+    return next(f.metadata["help"] for f in fields(BacktestSettings) if f.name == name)
