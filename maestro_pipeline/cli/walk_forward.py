@@ -205,6 +205,11 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _param(value: Any) -> str:
+    """A chosen parameter for the table: floats to 4 significant digits (the JSON keeps all)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _print_report(payload: dict) -> None:
     from rich import box
     from rich.console import Console
@@ -229,7 +234,7 @@ def _print_report(payload: dict) -> None:
         table.add_row(
             str(row["fold"]),
             row["oos_start"][:10],
-            " ".join(str(row["best_params"].get(name, "-")) for name in names),
+            " ".join(_param(row["best_params"].get(name, "-")) for name in names),
             _fmt(row["best_value"], ".2f"),
             _fmt(row["oos_sharpe_ratio"], ".2f"),
             _fmt(row["oos_total_return"], ".1%"),
