@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from api.models import Number, StudyTarget, numbers_model
+from api.models import RoundTrip, StudyTarget, numbers_model
 from maestro_pipeline.engine.backtest.settings import BacktestSettings, setting_help
 from maestro_pipeline.engine.engines import DEFAULT_ENGINE, ENGINE_VERSIONS
 from maestro_pipeline.engine.metrics import METRIC_NAMES
@@ -55,23 +55,6 @@ BacktestMetrics = numbers_model(
 )
 
 
-class BacktestTrade(BaseModel):
-    """One round trip; an open one is marked to the last close (``exit_time`` null)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    side: Literal["long", "short"]
-    entry_time: datetime
-    exit_time: datetime | None = None
-    entry_price: float
-    exit_price: Number = None
-    size: float
-    fees: float
-    pnl: Number = None
-    return_: Number = Field(default=None, alias="return")
-    status: Literal["open", "closed"]
-
-
 class BacktestRun(BaseModel):
     """A computed backtest: what ran, its metrics and its trades."""
 
@@ -86,5 +69,5 @@ class BacktestRun(BaseModel):
     end: datetime
     metrics: BacktestMetrics  # type: ignore[valid-type]
     trade_count: int
-    trades: list[BacktestTrade]
+    trades: list[RoundTrip]
     seconds: float = Field(description="computation time")

@@ -249,12 +249,11 @@ class Equity(BaseModel):
     fold: list[int]
 
 
-class Trade(BaseModel):
-    """One out-of-sample trade (money in the stitched curve's currency)."""
+class RoundTrip(BaseModel):
+    """One round trip; an open one is marked to the last close (``exit_time`` null)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
-    fold: int
     side: Literal["long", "short"]
     entry_time: datetime
     exit_time: datetime | None = None
@@ -265,6 +264,12 @@ class Trade(BaseModel):
     pnl: Number = None
     return_: Number = Field(default=None, alias="return")
     status: Literal["open", "closed"]
+
+
+class Trade(RoundTrip):
+    """One out-of-sample trade (money in the stitched curve's currency)."""
+
+    fold: int
 
 
 class Trades(BaseModel):
