@@ -16,14 +16,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from maestro_pipeline.catalog.discovery import (
     ENTRY_POINT_GROUP,
-    Found,
-    SourceKind,
+    CatalogEntry,
     builtin_strategies,
     load_file,
     package_strategies,
@@ -58,38 +57,6 @@ class BrokenStrategyError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class CatalogEntry:
-    """One strategy of the catalog: where it comes from, and the strategy or its error."""
-
-    name: str
-    kind: SourceKind
-    source: str
-    strategy: Strategy | None = None
-    error: str | None = None
-
-    @property
-    def version(self) -> str | None:
-        return self.strategy.code_version if self.strategy is not None else None
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-friendly: the strategy's declaration (when it loads), its source and error."""
-        base: dict[str, Any] = (
-            self.strategy.describe()
-            if self.strategy is not None
-            else {
-                "name": self.name,
-                "description": "",
-                "defaults": {},
-                "space": {},
-                "constraints": [],
-                "warmup": None,
-                "version": None,
-            }
-        )
-        return {**base, "source_kind": self.kind, "source": self.source, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -131,7 +98,7 @@ class Catalog:
         return entry.strategy
 
 
-def _assemble(found: Iterable[Found], problems: list[str]) -> Catalog:
+def _assemble(found: Iterable[CatalogEntry], problems: list[str]) -> Catalog:
     """Entries in order; a name taken by an earlier strategy is refused naming both sources."""
     entries: list[CatalogEntry] = []
     taken: dict[str, CatalogEntry] = {}
@@ -144,29 +111,22 @@ def _assemble(found: Iterable[Found], problems: list[str]) -> Catalog:
             )
             if same_code:
                 continue  # the same strategy re-exported by another module
-            entries.append(
-                CatalogEntry(
-                    item.name,
-                    item.kind,
-                    item.source,
-                    error=(
-                        f"strategy '{item.name}' from {item.source} is refused: the name is "
-                        f"taken by strategy '{item.name}' from {first.source}; rename one of them"
-                    ),
-                )
+            refusal = (
+                f"strategy '{item.name}' from {item.source} is refused: the name is taken by "
+                f"strategy '{item.name}' from {first.source}; rename one of them"
             )
+            entries.append(replace(item, strategy=None, error=refusal))
             continue
-        entry = CatalogEntry(item.name, item.kind, item.source, item.strategy, item.error)
         if item.strategy is not None:
-            taken[item.name] = entry
-        entries.append(entry)
+            taken[item.name] = item
+        entries.append(item)
     return Catalog(tuple(entries), tuple(problems))
 
 
 _lock = threading.Lock()
-_builtins: list[Found] | None = None
-_packages: list[Found] | None = None
-_files: dict[tuple[str, int, int], list[Found]] = {}
+_builtins: list[CatalogEntry] | None = None
+_packages: list[CatalogEntry] | None = None
+_files: dict[tuple[str, int, int], list[CatalogEntry]] = {}
 _cached: tuple[Any, Catalog] | None = None
 
 
@@ -201,7 +161,7 @@ def load_catalog(
             _builtins = list(builtin_strategies())
         if packages and _packages is None:
             _packages = list(package_strategies())
-        found: list[Found] = [*_builtins, *((_packages or []) if packages else [])]
+        found: list[CatalogEntry] = [*_builtins, *((_packages or []) if packages else [])]
         for path, key in zip(files, keys, strict=True):
             if key not in _files:
                 _files[key] = load_file(path)

@@ -42,14 +42,36 @@ _NAME_IN_SOURCE = re.compile(r"""\bname\s*=\s*["']([a-z][a-z0-9_]{0,63})["']""")
 
 
 @dataclass(frozen=True)
-class Found:
-    """A strategy found in one source, or the error that kept it from loading."""
+class CatalogEntry:
+    """One strategy of the catalog: where it was found (builtin, file or package), and the
+    strategy or the error that kept it from loading."""
 
     name: str
     kind: SourceKind
     source: str
     strategy: Strategy | None = None
     error: str | None = None
+
+    @property
+    def version(self) -> str | None:
+        return self.strategy.code_version if self.strategy is not None else None
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly: the strategy's declaration (when it loads), its source and error."""
+        base: dict[str, Any] = (
+            self.strategy.describe()
+            if self.strategy is not None
+            else {
+                "name": self.name,
+                "description": "",
+                "defaults": {},
+                "space": {},
+                "constraints": [],
+                "warmup": None,
+                "version": None,
+            }
+        )
+        return {**base, "source_kind": self.kind, "source": self.source, "error": self.error}
 
 
 def describe_error(exc: BaseException, home: str | None) -> tuple[str, str]:
@@ -82,9 +104,9 @@ def describe_error(exc: BaseException, home: str | None) -> tuple[str, str]:
 
 def _broken(
     name: str, kind: SourceKind, source: str, exc: BaseException, home: str | None
-) -> Found:
+) -> CatalogEntry:
     where, message = describe_error(exc, home)
-    return Found(name, kind, source, error=f"strategy '{name}' ({where}): {message}")
+    return CatalogEntry(name, kind, source, error=f"strategy '{name}' ({where}): {message}")
 
 
 def _names_in_source(text: str) -> list[str]:
@@ -121,7 +143,7 @@ def strategies_in(namespace: Any) -> list[Strategy]:
     return list(found.values())
 
 
-def builtin_strategies() -> Iterator[Found]:
+def builtin_strategies() -> Iterator[CatalogEntry]:
     """The 22 strategies shipped with Maestro, each versioned by its family's module."""
     from maestro_pipeline.engine.strategies import ALL_STRATEGIES
 
@@ -129,7 +151,7 @@ def builtin_strategies() -> Iterator[Found]:
     for strategy in ALL_STRATEGIES:
         family = Path(strategy.signal_function.__code__.co_filename)
         version = source_fingerprint(strategy.name, [family.read_bytes(), *shared])
-        yield Found(
+        yield CatalogEntry(
             strategy.name,
             "builtin",
             "builtin",
@@ -142,13 +164,13 @@ def _module_name(path: Path) -> str:
     return f"{USER_MODULE_PREFIX}.{stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
 
 
-def load_file(path: Path) -> list[Found]:
+def load_file(path: Path) -> list[CatalogEntry]:
     """The strategies of one file (fresh: the file is executed again), or its error."""
     source = str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return [Found(path.stem, "file", source, error=f"{source}: cannot read: {exc}")]
+        return [CatalogEntry(path.stem, "file", source, error=f"{source}: cannot read: {exc}")]
     text = data.decode("utf-8", errors="replace")
     guessed = _names_in_source(text) or [path.stem]
     name = _module_name(path)
@@ -177,14 +199,14 @@ def load_file(path: Path) -> list[Found]:
             f"{source}: defines no Strategy; declare one at module level (files whose name "
             "starts with '_' hold shared code and are skipped)"
         )
-        return [Found(path.stem, "file", source, error=message)]
+        return [CatalogEntry(path.stem, "file", source, error=message)]
     results = []
     for strategy in found:
         files = {source, strategy.signal_function.__code__.co_filename} - {"<string>"}
         readable = [f for f in files if Path(f).is_file()]
         version = file_fingerprint(strategy.name, readable) if readable else None
         versioned = dataclasses.replace(strategy, code_version=version)
-        results.append(Found(strategy.name, "file", source, versioned))
+        results.append(CatalogEntry(strategy.name, "file", source, versioned))
     return results
 
 
@@ -208,7 +230,7 @@ def strategy_files(path_value: str) -> tuple[list[Path], list[str]]:
     return list(dict.fromkeys(files)), problems
 
 
-def package_strategies() -> Iterator[Found]:
+def package_strategies() -> Iterator[CatalogEntry]:
     """Strategies installed packages declare in the ``maestro.strategies`` entry-point group."""
     points = sorted(
         importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
@@ -230,7 +252,9 @@ def package_strategies() -> Iterator[Found]:
             yield _broken(point.name, "package", source, exc, home)
             continue
         if not found:
-            yield Found(point.name, "package", source, error=f"{source}: names no Strategy object")
+            yield CatalogEntry(
+                point.name, "package", source, error=f"{source}: names no Strategy object"
+            )
             continue
         for strategy in found:
             files = [strategy.signal_function.__code__.co_filename]
@@ -243,7 +267,7 @@ def package_strategies() -> Iterator[Found]:
                 if readable
                 else source_fingerprint(strategy.name, [label.encode()])
             )
-            yield Found(
+            yield CatalogEntry(
                 strategy.name,
                 "package",
                 source,
