@@ -17,7 +17,6 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from maestro_pipeline.engine.backtest.orders import infer_bar_ms
 from maestro_pipeline.engine.backtest.result import SimulationArrays
 from maestro_pipeline.engine.backtest.run import evaluate_signals
 from maestro_pipeline.engine.backtest.settings import BacktestSettings
@@ -28,7 +27,6 @@ from maestro_pipeline.engine.engines import (
     check_settings,
     simulator,
 )
-from maestro_pipeline.engine.metrics import periods_per_year
 from maestro_pipeline.engine.splits import WalkForwardFold, cumulative_subwindows
 from maestro_pipeline.engine.strategy import OHLCV, Signals, Strategy, strategy_signals
 from maestro_pipeline.engine.walk_forward.config import WalkForwardConfig
@@ -199,14 +197,11 @@ def fold_objective(
     strategy: Strategy,
     config: WalkForwardConfig,
     fold: WalkForwardFold,
-    backtester: Backtester | None = None,
-    periods: float | None = None,
+    backtester: Backtester,
+    periods: float,
 ) -> FoldObjective:
-    """The objective of ``fold``'s in-sample search, scored over growing sub-windows."""
-    if periods is None:
-        periods = periods_per_year(infer_bar_ms(ohlcv.timestamp))
-    if backtester is None:
-        backtester = study_backtester(ohlcv, strategy, config, periods)
+    """The objective of ``fold``'s in-sample search, scored over growing sub-windows
+    (``searches.window_objective`` resolves the backtester and periods of a study)."""
     windows = cumulative_subwindows(fold.is_start, fold.is_stop, n_steps=config.pruning_steps)
     return FoldObjective(
         suggest=lambda trial: suggest_params(trial, strategy),
