@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from maestro_pipeline.engine.backtest.settings import UnsupportedSetting
+from maestro_pipeline.engine.backtest.settings import BacktestSettings, UnsupportedSetting
 
 if TYPE_CHECKING:
     import polars as pl
 
     from maestro_pipeline.engine.backtest.result import BacktestResult, SimulationArrays
-    from maestro_pipeline.engine.backtest.settings import BacktestSettings
-    from maestro_pipeline.engine.strategy import OHLCV, Signals, Strategy
+    from maestro_pipeline.engine.strategy import OHLCV, Strategy
 
 __all__ = [
     "DEFAULT_ENGINE",
@@ -37,7 +36,6 @@ __all__ = [
     "backtest",
     "check_settings",
     "checked_engine",
-    "evaluate",
     "simulator",
 ]
 
@@ -105,32 +103,7 @@ def backtest(
     Raises ``ParameterError`` for a bad parameter, ``SettingsError`` for a bad setting (its
     subclass ``UnsupportedSetting`` for one the engine cannot express) and ``UnknownEngine``.
     """
-    from maestro_pipeline.engine.backtest.orders import infer_bar_ms
-    from maestro_pipeline.engine.backtest.settings import BacktestSettings
-    from maestro_pipeline.engine.backtest.tables import backtest_result
-    from maestro_pipeline.engine.metrics import periods_per_year
-    from maestro_pipeline.engine.strategy import OHLCV, strategy_signals
+    from maestro_pipeline.engine.backtest.run import run_backtest
 
-    settings = settings or BacktestSettings()
-    check_settings(engine_version, settings)
-    ohlcv = OHLCV.from_bars(bars)
-    signals = strategy_signals(ohlcv, strategy, [params or {}])
-    periods = periods_per_year(infer_bar_ms(ohlcv.timestamp))
-    arrays = simulator(engine_version)(ohlcv, signals, settings, start, stop)
-    stop = len(ohlcv) if stop is None else stop
-    return backtest_result(ohlcv, strategy, signals, settings, arrays, periods, start, stop)
-
-
-def evaluate(
-    bars: pl.DataFrame | OHLCV,
-    signals: Signals,
-    settings: BacktestSettings,
-    start: int,
-    stop: int,
-    periods: float,
-    engine_version: EngineVersion = DEFAULT_ENGINE,
-) -> Any:
-    """Metrics table (one row per signal column) over ``[start, stop)`` on the chosen engine."""
-    from maestro_pipeline.engine.backtest.tables import metrics_table
-
-    return metrics_table(simulator(engine_version)(bars, signals, settings, start, stop), periods)
+    check_settings(engine_version, settings or BacktestSettings())
+    return run_backtest(bars, strategy, params, settings, start, stop, simulator(engine_version))

@@ -8,14 +8,14 @@ behind one call: ``engine.engines``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
 import polars as pl
 
 from maestro_pipeline.engine.backtest.orders import infer_bar_ms
-from maestro_pipeline.engine.backtest.result import TRADE_COLUMNS, BacktestResult
+from maestro_pipeline.engine.backtest.result import TRADE_COLUMNS, BacktestResult, SimulationArrays
 from maestro_pipeline.engine.backtest.settings import BacktestSettings
 from maestro_pipeline.engine.backtest.simulate import simulate_orders
 from maestro_pipeline.engine.backtest.tables import backtest_result, metric_arrays, metrics_table
@@ -60,17 +60,19 @@ def run_backtest(
     settings: BacktestSettings | None = None,
     start: int = 0,
     stop: int | None = None,
+    simulate: Callable[..., SimulationArrays] = simulate_orders,
 ) -> BacktestResult:
     """Backtest one parameter set (defaults overlaid with ``params``) over ``[start, stop)``.
 
     Raises ``ParameterError`` for a bad parameter and ``SettingsError`` for a bad setting.
     Open positions at the end are marked to the last close and reported with status 'open'
-    (their pnl is unrealized).
+    (their pnl is unrealized). ``simulate`` is the engine's simulation (v2's
+    ``simulate_orders`` unless ``engines.backtest`` picks another).
     """
     settings = settings or BacktestSettings()
     ohlcv = OHLCV.from_bars(bars)
     signals = strategy_signals(ohlcv, strategy, [params or {}])
     periods = periods_per_year(infer_bar_ms(ohlcv.timestamp))
-    arrays = simulate_orders(ohlcv, signals, settings, start, stop)
+    arrays = simulate(ohlcv, signals, settings, start, stop)
     stop = len(ohlcv) if stop is None else stop
     return backtest_result(ohlcv, strategy, signals, settings, arrays, periods, start, stop)

@@ -18,7 +18,6 @@ import optuna
 import pandas as pd
 
 from maestro_pipeline.engine.backtest.result import SimulationArrays
-from maestro_pipeline.engine.backtest.run import evaluate_signals
 from maestro_pipeline.engine.backtest.settings import BacktestSettings
 from maestro_pipeline.engine.backtest.tables import metrics_table
 from maestro_pipeline.engine.engines import (
@@ -98,11 +97,8 @@ class Backtester:
         """Metrics table of every column over ``[start, stop)``."""
         started = time.perf_counter()
         try:
-            if self.engine_version == "v2":
-                return evaluate_signals(
-                    self.ohlcv, signals, self.settings, start, stop, periods=self.periods
-                )
-            return metrics_table(self.simulate(signals, start, stop), self.periods)
+            arrays = self._simulate(self.ohlcv, signals, self.settings, start, stop)
+            return metrics_table(arrays, self.periods)
         finally:
             self.seconds += time.perf_counter() - started
 
