@@ -21,7 +21,8 @@ from api.backtest_models import BacktestRequest, BacktestRun
 from api.context import ApiContext, Context, WriteAccess
 from api.errors import FieldError
 from api.request_checks import runnable_strategy, symbol_and_timeframe, utc
-from maestro_pipeline.keys import UnknownSymbolError, slug_symbol, symbol_slug
+from maestro_pipeline.engine.metrics import finite_or_none
+from maestro_pipeline.keys import UnknownSymbolError
 
 router = APIRouter(tags=["backtest"])
 
@@ -29,7 +30,7 @@ router = APIRouter(tags=["backtest"])
 MAX_BACKTEST_BARS = 200_000
 
 
-def _bars(ctx: ApiContext, request: BacktestRequest) -> Any:
+def _bars(ctx: ApiContext, request: BacktestRequest) -> tuple[str, Any]:
     """The request's bars from the lake; 4xx naming the field when there are none to test."""
     symbol = symbol_and_timeframe(request.symbol, request.timeframe)
     configured = ctx.settings.all_timeframes
@@ -57,7 +58,7 @@ def _bars(ctx: ApiContext, request: BacktestRequest) -> Any:
             f"the range holds {bars.height} bars, more than {MAX_BACKTEST_BARS} per backtest: "
             "narrow start/end or use a coarser timeframe",
         )  # fmt: skip
-    return bars
+    return symbol, bars
 
 
 @router.post(
@@ -88,7 +89,7 @@ def run_backtest(ctx: Context, request: BacktestRequest) -> BacktestRun:
         params = strategy.validate(request.params)
     except ParameterError as exc:
         raise FieldError(422, "body", exc.parameter, str(exc)) from None
-    bars = _bars(ctx, request)
+    symbol, bars = _bars(ctx, request)
     started = time.perf_counter()
     try:
         result = backtest(bars, strategy, params, settings, request.engine_version)
@@ -101,7 +102,7 @@ def run_backtest(ctx: Context, request: BacktestRequest) -> BacktestRun:
     return BacktestRun.model_validate(
         {
             "strategy": strategy.name,
-            "symbol": slug_symbol(symbol_slug(request.symbol)),
+            "symbol": symbol,
             "timeframe": request.timeframe,
             "engine_version": request.engine_version,
             "params": result.params,
@@ -109,18 +110,16 @@ def run_backtest(ctx: Context, request: BacktestRequest) -> BacktestRun:
             "bars": bars.height,
             "start": result.equity.index[0].to_pydatetime(),
             "end": result.equity.index[-1].to_pydatetime(),
-            "metrics": {k: _finite(v) for k, v in result.metrics.items()},
+            "metrics": {k: finite_or_none(v) for k, v in result.metrics.items()},
             "trade_count": int(result.metrics["trade_count"]),
-            "trades": [{k: _finite(v) for k, v in t.items()} for t in trades],
+            "trades": [{k: _json_value(v) for k, v in t.items()} for t in trades],
             "seconds": seconds,
         }
     )
 
 
-def _finite(value: Any) -> Any:
-    """NaN, NaT and infinities as null (JSON has none of them); timestamps as datetimes."""
+def _json_value(value: Any) -> Any:
+    """A trade's field for JSON: NaT as null, timestamps as datetimes, non-finite floats null."""
     if hasattr(value, "to_pydatetime"):
         return None if value != value else value.to_pydatetime()
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    return value
+    return finite_or_none(value) if isinstance(value, float) else value
