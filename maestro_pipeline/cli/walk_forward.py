@@ -101,7 +101,7 @@ def walk_forward_command(
     # Engine v1 simulates every trial on its own, bar by bar: say so, it is far slower.
     slow = config.engine_version == "v1"
     engine = " on v1 (Backtrader, one trial at a time: slow)" if slow else ""
-    if engine:
+    if slow:
         stderr.print(
             f"engine v1: every trial is simulated in Backtrader, one at a time, bar by bar "
             f"({splits} x {trials} trials): expect minutes, not seconds"

@@ -24,6 +24,7 @@ from maestro_pipeline.defs.strategies import strategy_code
 from maestro_pipeline.defs.study_checks import cross_check_result, oos_coverage
 from maestro_pipeline.defs.validation_metadata import validation_metadata
 from maestro_pipeline.engine.metrics import finite_or_none
+from maestro_pipeline.engine.verdict import THRESHOLDS
 from maestro_pipeline.engine.walk_forward.config import SettingInfo, setting_infos
 from maestro_pipeline.keys import BIAS_CHECK, CROSS_CHECK, STRATEGY_DIM, STUDY_ASSET, StudyKey
 from maestro_pipeline.settings import load_settings
@@ -131,7 +132,8 @@ with warnings.catch_warnings():
             asset=STUDY_ASSET,
             description="Every study's OOS windows re-run on the other engine (v1, Backtrader, "
             "for a v2 study): fails when Sharpe, return or trade count deviate by more than "
-            "the tolerance (5 %) on any window; settings the engine cannot express are named "
+            f"the tolerance ({THRESHOLDS.cross_check_tolerance:.0%}) on any window; settings the "
+            "engine cannot express are named "
             "in 'unsupported' (a warning, not a pass).",
         ),
     ],
