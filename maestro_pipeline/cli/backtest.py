@@ -103,10 +103,11 @@ def backtest_command(
     from maestro_pipeline.cli.inputs import load_bars
     from maestro_pipeline.engine.backtest import BacktestSettings, SettingsError
     from maestro_pipeline.engine.engines import (
-        ENGINE_VERSIONS,
+        UnknownEngine,
         UnsupportedSetting,
         backtest,
         check_settings,
+        checked_engine,
     )
     from maestro_pipeline.engine.metrics import finite_or_none
     from maestro_pipeline.engine.strategy import ParameterError, StrategyError
@@ -116,11 +117,10 @@ def backtest_command(
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="--strategy") from None
     params = _parse_params(params_json)
-    if engine_version not in ENGINE_VERSIONS:
-        raise typer.BadParameter(
-            f"must be one of {', '.join(ENGINE_VERSIONS)}; got {engine_version!r}",
-            param_hint="--engine-version",
-        )
+    try:
+        engine = checked_engine(engine_version)
+    except UnknownEngine as exc:
+        raise typer.BadParameter(str(exc), param_hint="--engine-version") from None
     try:
         settings = BacktestSettings(
             fees=fees,
@@ -133,7 +133,7 @@ def backtest_command(
             trailing_stop=trailing_stop,
         )
         checked = strategy.validate(params)
-        check_settings(engine_version, settings)  # type: ignore[arg-type]
+        check_settings(engine, settings)
     except UnsupportedSetting as exc:
         hint = f"{_SETTING_OPTIONS[exc.setting]} with --engine-version {engine_version}"
         raise typer.BadParameter(str(exc), param_hint=hint) from None
@@ -145,7 +145,7 @@ def backtest_command(
     if bars.height < 2:
         raise typer.BadParameter("need at least two bars to backtest", param_hint="--data")
     try:
-        result = backtest(bars, strategy, checked, settings, engine_version)  # type: ignore[arg-type]
+        result = backtest(bars, strategy, checked, settings, engine)
     except StrategyError as exc:
         Console(stderr=True).print(f"[red]Error:[/red] {exc}")
         raise typer.Exit(1) from None
