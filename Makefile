@@ -75,12 +75,16 @@ materialize: dagster-home ## materialize what is missing of the graph: bars, stu
 
 # The UIs start first; the graph fills in behind them (the chart UI shows how far). The servers'
 # logs go to $(DAGSTER_HOME)/logs; Ctrl-C stops everything.
+# Job control (set -m) starts the two servers with default signal handling: without it a
+# non-interactive shell starts background jobs ignoring SIGINT, and dagster dev then ignored
+# Ctrl-C and the trap's SIGTERM alike. dagster dev stops its webserver, daemon and code
+# servers on SIGINT.
 serve: dagster-home ## the API + chart UI and the Dagster UI, then materialize what is missing
-	@MAESTRO_DAGSTER_URL=http://$(HOST):$(DAGSTER_PORT) $(VENV)/bin/maestro serve --host $(HOST) \
+	@set -m; MAESTRO_DAGSTER_URL=http://$(HOST):$(DAGSTER_PORT) $(VENV)/bin/maestro serve --host $(HOST) \
 		--port $(API_PORT) --log-level warning > $(DAGSTER_HOME)/logs/api.log 2>&1 & api=$$!; \
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(HOST) -p $(DAGSTER_PORT) --log-level warning \
 		> $(DAGSTER_HOME)/logs/dagster.log 2>&1 & dagster=$$!; \
-	trap 'kill $$api $$dagster 2>/dev/null; wait' EXIT INT TERM; \
+	trap 'kill $$api 2>/dev/null; kill -INT $$dagster 2>/dev/null; wait' EXIT INT TERM; \
 	$(VENV)/bin/maestro wait-for http://$(HOST):$(API_PORT)/api/v2/health \
 		http://$(HOST):$(DAGSTER_PORT)/server_info || exit 1; \
 	echo "Maestro UI and API: http://$(HOST):$(API_PORT)   (API docs: http://$(HOST):$(API_PORT)/docs)"; \
