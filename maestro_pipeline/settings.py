@@ -113,8 +113,9 @@ class Settings:
 
     @property
     def study_storage(self) -> str:
-        """Optuna storage: a SQLAlchemy URL, or a journal file (the default, under data_dir)."""
-        return self.optuna_storage or str(self.data_dir / "optuna" / "studies.journal")
+        """Optuna storage: a SQLAlchemy URL, a journal file, or (the default, under data_dir) a
+        directory with one journal file per study."""
+        return self.optuna_storage or f"{self.data_dir / 'optuna'}/"
 
     def study_config(self, **overrides: Any) -> WalkForwardConfig:
         """A study's settings: the spec's defaults, these settings' defaults, ``overrides``."""

@@ -124,11 +124,12 @@ class LakeResource(dg.ConfigurableResource):
 
 
 class OptunaResource(dg.ConfigurableResource):
-    """Where Optuna keeps trials: a journal file (one machine) or a database URL (PostgreSQL)."""
+    """Where Optuna keeps trials: journal files (one machine) or a database URL (PostgreSQL)."""
 
     storage_url: str | None = Field(
         default=None,
-        description="journal file path (*.journal/*.log) or SQLAlchemy URL "
+        description="directory of per-study journal files (ending in /), journal file path "
+        "(*.journal/*.log) or SQLAlchemy URL "
         "(sqlite:///..., postgresql+psycopg://...); default: MAESTRO_OPTUNA_STORAGE",
     )
 

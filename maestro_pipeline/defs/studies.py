@@ -289,7 +289,7 @@ def _study(
     """Run, publish and store one study; its metadata, how its equity covers the folds and
     its engine cross-check."""
     from maestro_pipeline.optimization.runs import run_study
-    from maestro_pipeline.optimization.storages import is_shared_storage
+    from maestro_pipeline.optimization.storages import is_shared_storage, storage_of_study
 
     key, strategy, source, bar_frame = study.key, study.strategy, study.source, study.bars
     store = lake.studies
@@ -304,7 +304,7 @@ def _study(
             bar_frame,
             strategy,
             study_config,
-            storage=optuna.url,
+            storage=storage_of_study(optuna.url, key.study_id),
             exclusive=not is_shared_storage(optuna.url),
             study_prefix=f"{market.lake_exchange}:{key.study_id}",
             progress=_progress_writer(store, key, run_id, context.log.info),

@@ -1,9 +1,9 @@
 """Technical indicators over numpy arrays, computed from past and current bars only.
 
-Rolling maxima and minima use vectorbt's numba kernels; rolling sums, means and standard
-deviations sum each window afresh (numba, see ``_window_sums``) so that a window's value does
-not depend on where the history starts. The recursive indicators are numba kernels written
-here because their definitions must match the reference engine bar for bar:
+Rolling maxima, minima, sums and means take one pass over the bars and give every window a
+value that does not depend on where the history starts (``windows``: exact extremes, correctly
+rounded sums); standard deviations sum each window afresh. The recursive indicators are numba
+kernels written here because their definitions must match the reference engine bar for bar:
 
 * ``ema`` / ``wilder`` seed with the simple mean of the first ``n`` values and then recurse
   (the TA-Lib / Backtrader definition). vectorbt's ``ewm_mean`` follows pandas
@@ -21,9 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from maestro_pipeline.engine.vectorbt_kernels import kernels
-
-vbt_nb = kernels().generic_nb
+from maestro_pipeline.engine import windows
 
 # ---------------------------------------------------------------- elementary helpers
 
@@ -64,61 +62,38 @@ def became_true(condition: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- rolling windows
 
 
-@njit(cache=True)
-def _window_sums(values: np.ndarray, n: int) -> np.ndarray:
-    # Each window is summed afresh rather than by a running sum: a running sum carries rounding
-    # from every earlier bar, so the same window would give slightly different values on
-    # histories that start at different bars, and ties (a flat market's SMA(4) == SMA(5))
-    # would break one way or the other depending on where the data starts.
-    size = values.shape[0]
-    out = np.full(size, np.nan)
-    for i in range(n - 1, size):
-        total = 0.0
-        for j in range(i - n + 1, i + 1):
-            total += values[j]
-        out[i] = total
-    return out
-
-
-@njit(cache=True)
-def _window_std(values: np.ndarray, n: int) -> np.ndarray:
-    size = values.shape[0]
-    out = np.full(size, np.nan)
-    for i in range(n - 1, size):
-        total = 0.0
-        for j in range(i - n + 1, i + 1):
-            total += values[j]
-        mean = total / n
-        squares = 0.0
-        for j in range(i - n + 1, i + 1):
-            squares += (values[j] - mean) ** 2
-        out[i] = np.sqrt(squares / n)
-    return out
-
-
 def sma(values: np.ndarray, n: int) -> np.ndarray:
     """Simple moving average over ``n`` bars (NaN while the window holds a NaN)."""
-    return _window_sums(np.asarray(values, dtype=np.float64), n) / n
+    return rolling_sum(values, n) / n
 
 
 def rolling_std(values: np.ndarray, n: int) -> np.ndarray:
     """Population standard deviation over ``n`` bars (ddof=0, as Bollinger defines it)."""
-    return _window_std(np.asarray(values, dtype=np.float64), n)
+    return windows.window_std(_as_floats(values, n), n)
 
 
 def rolling_max(values: np.ndarray, n: int) -> np.ndarray:
     """Highest value over the last ``n`` bars, the current one included."""
-    return vbt_nb.rolling_max_1d_nb(values, n, n)
+    return windows.window_max(_as_floats(values, n), n)
 
 
 def rolling_min(values: np.ndarray, n: int) -> np.ndarray:
     """Lowest value over the last ``n`` bars, the current one included."""
-    return vbt_nb.rolling_min_1d_nb(values, n, n)
+    return windows.window_min(_as_floats(values, n), n)
 
 
 def rolling_sum(values: np.ndarray, n: int) -> np.ndarray:
-    """Sum over the last ``n`` bars."""
-    return _window_sums(np.asarray(values, dtype=np.float64), n)
+    """Sum over the last ``n`` bars, correctly rounded (``math.fsum`` of the window)."""
+    values = _as_floats(values, n)
+    if np.isinf(values).any():
+        return windows.window_sums_afresh(values, n)
+    return windows.window_sums(values, n)
+
+
+def _as_floats(values: np.ndarray, n: int) -> np.ndarray:
+    if n < 1:
+        raise ValueError(f"a rolling window needs at least one bar, got {n}")
+    return np.asarray(values, dtype=np.float64)
 
 
 # ---------------------------------------------------------------- recursive averages

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import numpy as np
+import optuna
 import polars as pl
 import pytest
 
@@ -21,6 +22,7 @@ from maestro_pipeline.defs.study_checks import cross_check_result
 from maestro_pipeline.engine.bars import resample_bars
 from maestro_pipeline.engine.registry import get_strategy
 from maestro_pipeline.keys import StudyKey
+from maestro_pipeline.optimization.storages import optuna_storage
 from maestro_pipeline.settings import Settings
 from maestro_pipeline.storage.reports import ReportStore
 from maestro_pipeline.storage.studies import StudyStore
@@ -93,6 +95,14 @@ def test_study_publishes_results_and_metadata(studied):
     assert len(summary["cross_check"]["folds"]) == 3
     progress = store.read_progress(key)
     assert progress["status"] == "completed" and progress["run_id"] == run.run_id
+    # The default storage keeps each study's folds in a journal of its own.
+    journals = sorted(p.name for p in (settings.data_dir / "optuna").iterdir())
+    assert journals == [f"{key.study_id}.journal"]
+    fold_studies = optuna.get_all_study_summaries(
+        optuna_storage(settings.data_dir / "optuna" / journals[0])
+    )
+    assert len(fold_studies) == 3
+    assert sum(s.n_trials for s in fold_studies) == 3 * TINY["n_trials"]
     rows = _study_rows(settings)
     assert rows["study_summary"] == (1, 1)
     assert rows["study_folds"] == (3, 1)
