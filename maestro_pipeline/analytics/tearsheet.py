@@ -22,6 +22,8 @@ import quantstats as qs  # noqa: E402
 
 from maestro_pipeline.engine.metrics import finite_or_none  # noqa: E402
 
+DAYS_PER_YEAR = 365
+
 
 def returns_from_equity(equity: pl.DataFrame) -> pd.Series:
     """Per-bar simple returns of a stitched equity curve, on a tz-naive UTC index."""
@@ -65,16 +67,20 @@ def report_metrics(
     }
 
 
-def full_metrics_table(
-    returns: pd.Series, benchmark: pd.Series, periods_per_year: float
-) -> list[dict[str, str]]:
-    """QuantStats' full metrics table, as rows of display strings."""
+def full_metrics_table(returns: pd.Series, benchmark: pd.Series) -> list[dict[str, str]]:
+    """QuantStats' full metrics table of the daily returns, as rows of display strings.
+
+    The table the tear sheet shows, computed as the tear sheet computes it (daily returns, 365
+    days a year): the report's table and its tear sheet agree, and the table costs a third of
+    what it does on hourly bars. The headline metrics (``report_metrics``) keep the bar
+    frequency.
+    """
     table = qs.reports.metrics(
-        returns,
-        benchmark=benchmark,
+        daily_returns(returns),
+        benchmark=daily_returns(benchmark),
         mode="full",
         display=False,
-        periods_per_year=periods_per_year,
+        periods_per_year=DAYS_PER_YEAR,
     )
     return [
         {"metric": str(metric), **{str(col): str(value) for col, value in row.items()}}
@@ -92,8 +98,8 @@ def tearsheet_html(returns: pd.Series, benchmark: pd.Series, title: str) -> str:
     """QuantStats' HTML tear sheet (self-contained, SVG charts) of the daily returns.
 
     QuantStats' charts and tables are built for daily returns; drawn from hourly bars they take
-    twice as long and show nothing more at a tear sheet's size. The report's own metrics
-    (``report_metrics``, ``full_metrics_table``) keep the bar frequency.
+    twice as long and show nothing more at a tear sheet's size. The headline metrics
+    (``report_metrics``) keep the bar frequency.
     """
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tearsheet.html"
@@ -102,6 +108,6 @@ def tearsheet_html(returns: pd.Series, benchmark: pd.Series, title: str) -> str:
             benchmark=daily_returns(benchmark),
             output=str(path),
             title=title,
-            periods_per_year=365,
+            periods_per_year=DAYS_PER_YEAR,
         )
         return path.read_text()

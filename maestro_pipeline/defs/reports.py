@@ -65,7 +65,7 @@ def _report(key: StudyKey, exchange: str, lake: LakeResource) -> dict[str, Any]:
         "periods_per_year": periods,
         "period": {"start": str(returns.index[0]), "end": str(returns.index[-1])},
         "metrics": metrics,
-        "quantstats_table": full_metrics_table(returns, benchmark, periods),
+        "quantstats_table": full_metrics_table(returns, benchmark),
         "generated_at": datetime.now(UTC).isoformat(),
     }
     store = lake.reports

@@ -2,8 +2,9 @@
 
 Rolling maxima, minima, sums and means take one pass over the bars and give every window a
 value that does not depend on where the history starts (``windows``: exact extremes, correctly
-rounded sums); standard deviations sum each window afresh. The recursive indicators are numba
-kernels written here because their definitions must match the reference engine bar for bar:
+rounded sums); standard deviations sum each window's squared deviations from that mean. The
+recursive indicators are numba kernels written here because their definitions must match the
+reference engine bar for bar:
 
 * ``ema`` / ``wilder`` seed with the simple mean of the first ``n`` values and then recurse
   (the TA-Lib / Backtrader definition). vectorbt's ``ewm_mean`` follows pandas
@@ -69,7 +70,8 @@ def sma(values: np.ndarray, n: int) -> np.ndarray:
 
 def rolling_std(values: np.ndarray, n: int) -> np.ndarray:
     """Population standard deviation over ``n`` bars (ddof=0, as Bollinger defines it)."""
-    return windows.window_std(_as_floats(values, n), n)
+    values = _as_floats(values, n)
+    return windows.window_std(values, rolling_sum(values, n), n)
 
 
 def rolling_max(values: np.ndarray, n: int) -> np.ndarray:

@@ -120,6 +120,10 @@ def test_report_has_quantstats_metrics_tearsheet_and_insights(studied):
     assert any(row["metric"].startswith("Sharpe") for row in report["quantstats_table"])
     html = reports.path(key, "tearsheet").read_text()
     assert "<html" in html.lower() and "<svg" in html.lower()
+    # The report's table is the tear sheet's own: the same Sharpe figures, in the same order.
+    (sharpe_row,) = [row for row in report["quantstats_table"] if row["metric"] == "Sharpe"]
+    shown = f"<td>Sharpe</td><td>{sharpe_row['Benchmark']}</td><td>{sharpe_row['Strategy']}</td>"
+    assert shown in html
     insights = reports.read_json(key, "insights")
     assert len(insights["folds"]) == 3
     history = insights["folds"][0]["history"]

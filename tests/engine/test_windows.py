@@ -70,3 +70,14 @@ def test_infinities_fall_back_to_plain_sums() -> None:
 def test_a_window_shorter_than_one_bar_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one bar"):
         ind.rolling_max(np.ones(5), 0)
+
+
+def test_rolling_std_is_the_population_deviation_of_each_window() -> None:
+    values = 8_000.0 + np.cumsum(np.random.default_rng(3).normal(size=500))
+    values[100] = np.nan
+    std = ind.rolling_std(values, 20)
+    for i in (19, 99, 119, 120, 499):
+        window = values[i - 19 : i + 1]
+        expected = np.nan if np.isnan(window).any() else np.std(window)
+        assert std[i] == pytest.approx(expected, rel=1e-12, nan_ok=True)
+    assert np.isnan(std[:19]).all() and np.isnan(std[100:120]).all()
