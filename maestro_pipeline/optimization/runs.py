@@ -6,10 +6,10 @@ in a storage by ``StoredStudies``:
 * exclusive (one run owns the studies, the default for files): trials are asked, reported and
   told on an in-memory copy of the stored study, and each finished batch is written to the
   storage in one ``add_trials`` call: one write per trial instead of about ten (ask, every
-  suggested parameter, every intermediate value, pruning reads, tell), with a journal file's
-  fsync on each. A killed run loses at most the batch in flight; the next run copies the
-  stored trials back in and goes on. Trials left RUNNING by a killed earlier run are failed at
-  once.
+  suggested parameter, every intermediate value, pruning reads, tell), and into a journal file
+  one locked, fsynced append for the whole batch. A killed run loses at most the batch in
+  flight; the next run copies the stored trials back in and goes on. Trials left RUNNING by a
+  killed earlier run are failed at once.
 * shared (a database server, or several local workers): every fold's study is created before
   the first is optimized and records what a worker needs to join it (``FOLD_STUDY_ATTR``);
   trials are asked and told on the storage itself so that concurrent workers see each other's
@@ -36,7 +36,11 @@ from maestro_pipeline.engine.walk_forward.runner import (
     run_walk_forward,
 )
 from maestro_pipeline.optimization.coordination import coordinator_for
-from maestro_pipeline.optimization.storages import DEFAULT_HEARTBEAT_SECONDS, open_storage
+from maestro_pipeline.optimization.storages import (
+    DEFAULT_HEARTBEAT_SECONDS,
+    grouped_writes,
+    open_storage,
+)
 from maestro_pipeline.optimization.studies import open_study
 
 # User attribute of every shared fold study: what a worker needs to join it (strategy, config,
@@ -53,10 +57,12 @@ class StoredFoldStudy:
         study: optuna.Study,
         persistent: optuna.Study | None,
         coordinator: TrialCoordinator | None,
+        storage: optuna.storages.BaseStorage | None = None,
     ) -> None:
         self.study = study
         self.persistent = persistent
         self.coordinator = coordinator
+        self.storage = storage  # the persistent study's, for writing a batch at once
         self.storage_seconds = 0.0
         self._persisted = len(study.get_trials(deepcopy=False))
 
@@ -71,7 +77,8 @@ class StoredFoldStudy:
                 break  # Keep trial order (and numbers) aligned with the stored study.
             fresh.append(trial)
         if fresh:
-            self.persistent.add_trials(fresh)
+            with grouped_writes(self.storage):
+                self.persistent.add_trials(fresh)
             self._persisted += len(fresh)
         self.storage_seconds += time.perf_counter() - started
 
@@ -120,7 +127,7 @@ class StoredStudies:
         )
         finished = [t for t in stored.get_trials(deepcopy=False) if t.state.is_finished()]
         working.add_trials(finished)
-        return StoredFoldStudy(working, stored, None)
+        return StoredFoldStudy(working, stored, None, self.storage)
 
 
 def run_study(

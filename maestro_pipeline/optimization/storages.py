@@ -20,6 +20,8 @@ workers and the Dagster resource all call it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +65,7 @@ def optuna_storage(spec: str | Path | None) -> str | optuna.storages.BaseStorage
         if path.is_dir():
             raise ValueError(f"journal storage path {str(path)!r} is a directory")
         path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        return GroupingJournalStorage(str(path))
     if suffix in SQLITE_SUFFIXES:
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path.resolve()}"
@@ -72,6 +74,64 @@ def optuna_storage(spec: str | Path | None) -> str | optuna.storages.BaseStorage
         "postgresql+psycopg://user@host/db) nor a file path ending in "
         f"{', '.join(JOURNAL_SUFFIXES + SQLITE_SUFFIXES)}"
     )
+
+
+class _GroupingFileBackend(JournalFileBackend):
+    """Optuna's journal file, whose appends can be held and written as one.
+
+    Each ``append_logs`` takes the file lock, writes and fsyncs: adding a batch of 25 finished
+    trials cost 25 fsyncs (0.4-0.6 s per 1,000-trial study). Held appends go out in one locked,
+    fsynced write, so other processes still see whole trials, in file order.
+    """
+
+    def __init__(self, file_path: str) -> None:
+        super().__init__(file_path)
+        self._held: list[dict[str, Any]] | None = None
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        if self._held is None:
+            super().append_logs(logs)
+        else:
+            self._held.extend(logs)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._held = []
+        try:
+            yield
+        finally:
+            logs, self._held = self._held, None
+            if logs:
+                super().append_logs(logs)
+
+
+class GroupingJournalStorage(optuna.storages.JournalStorage):
+    """A journal file storage that writes many new trials in one append (``grouped``).
+
+    Only ``create_new_trial`` with a finished template trial (``Study.add_trials``) may run
+    inside ``grouped()``: the held operations reach the storage's own view when they are
+    written, at the end of the block, so nothing inside it may read them back.
+    """
+
+    def __init__(self, file_path: str) -> None:
+        self._file_backend = _GroupingFileBackend(file_path)
+        super().__init__(self._file_backend)
+
+    def grouped(self) -> AbstractContextManager[None]:
+        # create_new_trial returns the id of the last trial this process saw replayed, which
+        # Optuna records only once one has been; inside a group none is replayed before the
+        # block ends. Study.add_trials ignores that id: start it at Optuna's own "none yet".
+        replay = self._replay_result
+        if not hasattr(replay, "_last_created_trial_id_by_this_process"):
+            replay._last_created_trial_id_by_this_process = -1
+        return self._file_backend.held()
+
+
+def grouped_writes(storage: optuna.storages.BaseStorage | None) -> AbstractContextManager[None]:
+    """A block whose ``add_trials`` reach ``storage`` in one write where it can (journal files)."""
+    if isinstance(storage, GroupingJournalStorage):
+        return storage.grouped()
+    return nullcontext()
 
 
 def is_journal_directory(spec: str | Path | None) -> bool:
