@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.models import RoundTrip, StudyTarget, numbers_model
 from maestro_pipeline.engine.backtest.settings import BacktestSettings, setting_help
-from maestro_pipeline.engine.engines import DEFAULT_ENGINE, ENGINE_VERSIONS
+from maestro_pipeline.engine.engines import DEFAULT_ENGINE, ENGINE_VERSIONS, engines_help
 from maestro_pipeline.engine.metrics import METRIC_NAMES
 
 
@@ -41,7 +41,7 @@ class BacktestRequest(StudyTarget):
     settings: BacktestSettingsBody = Field(default_factory=BacktestSettingsBody)  # type: ignore[valid-type]
     engine_version: Literal[ENGINE_VERSIONS] = Field(  # type: ignore[valid-type]
         default=DEFAULT_ENGINE,
-        description="v2: vectorbt (vectorized); v1: Backtrader (event-driven, slower)",
+        description=engines_help(),
     )
     start: datetime | None = Field(default=None, description="first bar (UTC), inclusive")
     end: datetime | None = Field(default=None, description="end of the bars (UTC), exclusive")

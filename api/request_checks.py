@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,15 +38,39 @@ def runnable_strategy(name: str) -> Any:
     return entry.strategy
 
 
-def symbol_and_timeframe(symbol: str, timeframe: str) -> str:
-    """'BTC/USD' from 'BTC-USD' or 'BTC/USD'; 422 naming the field for a malformed symbol or
-    timeframe (whether either is configured is the endpoint's to say)."""
+def checked_symbol(symbol: str, location: str) -> str:
+    """'BTC/USD' from 'BTC-USD' or 'BTC/USD'; 422 naming the field for anything malformed."""
     try:
-        checked = slug_symbol(symbol_slug(symbol))
+        return slug_symbol(symbol_slug(symbol))
     except UnknownSymbolError as exc:
-        raise FieldError(422, "body", "symbol", str(exc)) from None
+        raise FieldError(422, location, "symbol", str(exc)) from None
+
+
+def checked_timeframe(timeframe: str, location: str) -> str:
+    """``timeframe``; 422 naming the field when it is malformed."""
     try:
         timeframe_ms(timeframe)
     except ValueError as exc:
-        raise FieldError(422, "body", "timeframe", str(exc)) from None
+        raise FieldError(422, location, "timeframe", str(exc)) from None
+    return timeframe
+
+
+def bars_timeframe(timeframe: str, configured: Sequence[str], location: str) -> str:
+    """A timeframe the lake holds bars of: 422 when malformed, 404 when not ``configured``."""
+    checked_timeframe(timeframe, location)
+    if timeframe not in configured:
+        raise FieldError(
+            404,
+            location,
+            "timeframe",
+            f"no {timeframe} bars: the configured timeframes are {', '.join(configured)}",
+        )
+    return timeframe
+
+
+def symbol_and_timeframe(symbol: str, timeframe: str) -> str:
+    """The body's symbol ('BTC/USD'); 422 naming the field for a malformed symbol or
+    timeframe (whether either is configured is the endpoint's to say)."""
+    checked = checked_symbol(symbol, "body")
+    checked_timeframe(timeframe, "body")
     return checked

@@ -90,12 +90,16 @@ def cpcv_view(
         return None
     equity = None if paths is None else _path_equity(paths, int(cpcv["n_paths"]), points)
     groups = []
-    first = None if paths is None else paths.filter(pl.col("path") == 0)
+    # Every path holds every bar: the first one's timestamps date the groups.
+    times = (
+        None
+        if paths is None
+        else paths.filter(pl.col("path") == 0).get_column("timestamp").dt.epoch("ms")
+    )
     for group in cpcv.get("groups", []):
         row = dict(group)
         start, stop = group["start_index"], group["stop_index"]
-        if first is not None and 0 <= start < stop <= first.height:
-            times = first.get_column("timestamp").dt.epoch("ms")
+        if times is not None and 0 <= start < stop <= len(times):
             row.update(start=times[start], end=times[stop - 1])
         groups.append(row)
     return Cpcv.model_validate(

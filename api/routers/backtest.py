@@ -20,7 +20,7 @@ from fastapi import APIRouter
 from api.backtest_models import BacktestRequest, BacktestRun
 from api.context import ApiContext, Context, WriteAccess
 from api.errors import FieldError
-from api.request_checks import runnable_strategy, symbol_and_timeframe, utc
+from api.request_checks import bars_timeframe, checked_symbol, runnable_strategy, utc
 from maestro_pipeline.engine.metrics import finite_or_none
 from maestro_pipeline.keys import UnknownSymbolError
 
@@ -32,13 +32,8 @@ MAX_BACKTEST_BARS = 200_000
 
 def _bars(ctx: ApiContext, request: BacktestRequest) -> tuple[str, Any]:
     """The request's bars from the lake; 4xx naming the field when there are none to test."""
-    symbol = symbol_and_timeframe(request.symbol, request.timeframe)
-    configured = ctx.settings.all_timeframes
-    if request.timeframe not in configured:
-        raise FieldError(
-            404, "body", "timeframe",
-            f"no {request.timeframe} bars: the configured timeframes are {', '.join(configured)}",
-        )  # fmt: skip
+    symbol = checked_symbol(request.symbol, "body")
+    bars_timeframe(request.timeframe, ctx.settings.all_timeframes, "body")
     start, end = utc(request.start, "body", "start"), utc(request.end, "body", "end")
     if start is not None and end is not None and start >= end:
         raise FieldError(422, "body", "end", f"end {end} is not after start {start}")

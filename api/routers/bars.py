@@ -25,40 +25,14 @@ from api.bars_cache import (
 from api.context import ApiContext, Context
 from api.errors import FieldError
 from api.models import SYMBOL_SLUG_PATTERN, TIMEFRAME_PATTERN, Bars
-from api.request_checks import utc
-from maestro_pipeline.engine.timeframes import timeframe_ms
-from maestro_pipeline.keys import UnknownSymbolError, slug_symbol, symbol_slug
+from api.request_checks import bars_timeframe, checked_symbol, utc
+from maestro_pipeline.keys import symbol_slug
 from maestro_pipeline.storage.lake import month_range, month_stamps
 
 MAX_BAR_ROWS = 50_000
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 router = APIRouter(tags=["bars"])
-
-
-def _checked_symbol(symbol: str) -> str:
-    """'BTC/USD' from 'BTC-USD' (or 'BTC/USD'); 422 naming the field for anything malformed."""
-    try:
-        return slug_symbol(symbol_slug(symbol))
-    except UnknownSymbolError as exc:
-        raise FieldError(422, "path", "symbol", str(exc)) from None
-
-
-def _checked_timeframe(ctx: ApiContext, timeframe: str) -> str:
-    """422 for a malformed timeframe, 404 for one that is not configured."""
-    try:
-        timeframe_ms(timeframe)
-    except ValueError as exc:
-        raise FieldError(422, "query", "timeframe", str(exc)) from None
-    configured = ctx.settings.all_timeframes
-    if timeframe not in configured:
-        raise FieldError(
-            404,
-            "query",
-            "timeframe",
-            f"no {timeframe} bars: the configured timeframes are {', '.join(configured)}",
-        )
-    return timeframe
 
 
 def _missing_series(ctx: ApiContext, symbol: str, timeframe: str) -> FieldError:
@@ -162,8 +136,8 @@ async def get_bars(
     ] = None,
 ) -> Response:
     """Clean OHLCV bars of one symbol and timeframe in [start, end), oldest first."""
-    name = _checked_symbol(symbol)
-    timeframe = _checked_timeframe(ctx, timeframe)
+    name = checked_symbol(symbol, "path")
+    timeframe = bars_timeframe(timeframe, ctx.settings.all_timeframes, "query")
     start, end = utc(start, "query", "start"), utc(end, "query", "end")
     if start is not None and end is not None and start >= end:
         raise FieldError(

@@ -10,7 +10,7 @@ import typer
 
 from maestro_pipeline.cli import app
 from maestro_pipeline.engine.backtest.settings import BacktestSettings, setting_help
-from maestro_pipeline.engine.engines import DEFAULT_ENGINE, ENGINE_DESCRIPTIONS
+from maestro_pipeline.engine.engines import DEFAULT_ENGINE, engines_help
 
 # The options' defaults and help are the engine's settings' own.
 _DEFAULT = BacktestSettings()
@@ -82,7 +82,7 @@ def backtest_command(
     engine_version: str = typer.Option(
         DEFAULT_ENGINE,
         "--engine-version",
-        help="; ".join(f"{name}: {text}" for name, text in ENGINE_DESCRIPTIONS.items()),
+        help=engines_help(),
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     trades_out: Path | None = typer.Option(

@@ -40,8 +40,6 @@ import numpy as np
 
 from maestro_pipeline.engine.limits import MAX_SPLITS
 
-# Each split is one Optuna search: more than this many is a study nobody means to run.
-
 
 @dataclass(frozen=True)
 class CpcvSplit:

@@ -36,6 +36,7 @@ __all__ = [
     "backtest",
     "check_settings",
     "checked_engine",
+    "engines_help",
     "simulator",
 ]
 
@@ -46,6 +47,12 @@ ENGINE_DESCRIPTIONS = {
     "v1": "Backtrader, event-driven: one parameter set at a time, bar by bar (slow, for audits)",
     "v2": "vectorbt, vectorized: many parameter sets as the columns of one simulation",
 }
+
+
+def engines_help() -> str:
+    """Every engine with its description, as each surface's help states them."""
+    return "; ".join(f"{name}: {text}" for name, text in ENGINE_DESCRIPTIONS.items())
+
 
 # (bars, signals, settings, start, stop) -> equity and positions of every signal column.
 Simulator = Callable[..., "SimulationArrays"]

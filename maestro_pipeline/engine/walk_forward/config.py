@@ -22,7 +22,12 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from maestro_pipeline.engine.backtest.settings import BacktestSettings, Direction
-from maestro_pipeline.engine.engines import DEFAULT_ENGINE, ENGINE_VERSIONS, EngineVersion
+from maestro_pipeline.engine.engines import (
+    DEFAULT_ENGINE,
+    ENGINE_VERSIONS,
+    EngineVersion,
+    engines_help,
+)
 from maestro_pipeline.engine.limits import MAX_SPLITS
 
 Objective = Literal["sharpe_ratio", "sortino_ratio", "calmar_ratio", "total_return"]
@@ -143,8 +148,7 @@ class WalkForwardConfig:
     )
     engine_version: EngineVersion = setting(
         DEFAULT_ENGINE,
-        "backtest engine: v2 (vectorbt, vectorized) or v1 (Backtrader, event-driven: every "
-        "trial simulated on its own, bar by bar; slow, for audits)",
+        f"backtest engine ({engines_help()})",
         choices=ENGINE_VERSIONS,
     )
 
